@@ -1,0 +1,87 @@
+"""Reads for the catalog. Public lists cost a fixed number of queries whatever the page size:
+the exhibitor is joined and `remaining` is computed in the same SELECT by correlated subqueries
+over indexed inventory (asserted in tests/catalog/test_api_products.py).
+"""
+
+from typing import Any
+
+from django.db.models import Case, Count, ExpressionWrapper, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from apps.catalog.models import Edition, EditionStatus, Product, ProductKind, ServiceSlot
+from apps.exhibitors.models import ExhibitorStatus
+from marketplace.tenancy import scope_to_user
+
+
+def _remaining_expression() -> Case:
+    """Units still for sale; NULL means unlimited."""
+    now = timezone.now()
+    available_editions = (
+        Edition.objects.filter(product=OuterRef("pk"), status=EditionStatus.AVAILABLE)
+        .order_by()
+        .values("product")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    open_places = (
+        ServiceSlot.objects.filter(product=OuterRef("pk"), starts_at__gt=now)
+        .order_by()
+        .values("product")
+        .annotate(n=Sum(F("capacity") - F("taken")))
+        .values("n")
+    )
+    return Case(
+        When(kind=ProductKind.COLLECTIBLE, then=Coalesce(Subquery(available_editions, output_field=IntegerField()), Value(0))),
+        When(kind=ProductKind.SERVICE, then=Coalesce(Subquery(open_places, output_field=IntegerField()), Value(0))),
+        When(stock_total__isnull=True, then=Value(None, output_field=IntegerField())),
+        default=ExpressionWrapper(F("stock_total") - F("stock_taken"), output_field=IntegerField()),
+        output_field=IntegerField(),
+    )
+
+
+def _on_sale_q(now: Any) -> Q:
+    return (Q(sale_starts_at__isnull=True) | Q(sale_starts_at__lte=now)) & (Q(sale_ends_at__isnull=True) | Q(sale_ends_at__gt=now))
+
+
+def product_list_public() -> QuerySet[Product]:
+    """Published products of approved exhibitors, with `remaining` and `on_sale` annotated."""
+    now = timezone.now()
+    return (
+        Product.objects.filter(is_published=True, exhibitor__status=ExhibitorStatus.APPROVED)
+        .select_related("exhibitor")
+        .annotate(
+            remaining=_remaining_expression(),
+            on_sale=Case(When(_on_sale_q(now), then=Value(True)), default=Value(False)),
+        )
+    )
+
+
+def product_filter_available(queryset: QuerySet[Product]) -> QuerySet[Product]:
+    """Only products that can be bought now: in their sale window and not sold out."""
+    return queryset.filter(on_sale=True).filter(Q(remaining__isnull=True) | Q(remaining__gt=0))
+
+
+def product_search(queryset: QuerySet[Product], term: str) -> QuerySet[Product]:
+    """Case-insensitive match on English and Chinese titles and descriptions, and the exhibitor."""
+    term = term.strip()
+    if not term:
+        return queryset
+    return queryset.filter(
+        Q(title__icontains=term) | Q(title_zh__icontains=term) | Q(description__icontains=term)
+        | Q(description_zh__icontains=term) | Q(exhibitor__name__icontains=term)
+    )
+
+
+def slot_list_public(*, product: Product) -> QuerySet[ServiceSlot]:
+    """Upcoming slots of a service, with `remaining` computed in SQL."""
+    return (
+        ServiceSlot.objects.filter(product=product, starts_at__gt=timezone.now())
+        .annotate(remaining_places=F("capacity") - F("taken"))
+        .order_by("starts_at", "id")
+    )
+
+
+def product_list_for_user(*, user: Any) -> QuerySet[Product]:
+    """Products an admin user may manage (operators: all; staff: their exhibitors')."""
+    return scope_to_user(Product.objects.select_related("exhibitor"), user, path="exhibitor_id")

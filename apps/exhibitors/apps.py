@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ExhibitorsConfig(AppConfig):
+    name = "apps.exhibitors"
+    verbose_name = "Exhibitors"

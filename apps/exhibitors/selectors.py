@@ -1,0 +1,18 @@
+"""Reads for exhibitors."""
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from apps.exhibitors.models import Exhibitor, ExhibitorStatus
+from marketplace.tenancy import scope_to_user
+
+
+def exhibitor_list_public() -> QuerySet[Exhibitor]:
+    """Exhibitors shoppers can see: approved ones only."""
+    return Exhibitor.objects.filter(status=ExhibitorStatus.APPROVED)
+
+
+def exhibitor_list_for_user(*, user: Any) -> QuerySet[Exhibitor]:
+    """Exhibitors an admin user may see: all for operators, their own for exhibitor staff."""
+    return scope_to_user(Exhibitor.objects.all(), user, path="id")

@@ -1,0 +1,75 @@
+"""Writes for exhibitors and their staff (DESIGN.md habit 1)."""
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
+
+from apps.exhibitors.models import Exhibitor, ExhibitorMembership, ExhibitorStatus, MembershipRole
+from marketplace.errors import InvalidState
+
+
+
+@transaction.atomic
+def exhibitor_create(*, slug: str, name: str, hall: str, booth: str, description: str = "",
+                     name_zh: str = "", contact_email: str = "", commission_bps: int = 1000) -> Exhibitor:
+    """Create a pending exhibitor. Not idempotent: a taken slug or booth raises IntegrityError."""
+    exhibitor = Exhibitor(slug=slug, name=name, name_zh=name_zh, hall=hall, booth=booth,
+                          description=description, contact_email=contact_email, commission_bps=commission_bps)
+    exhibitor.full_clean()
+    exhibitor.save()
+    return exhibitor
+
+
+@transaction.atomic
+def exhibitor_save(*, exhibitor: Exhibitor, changed_fields: list[str] | None = None) -> Exhibitor:
+    """Persist an admin-edited exhibitor (the form already validated it)."""
+    exhibitor.save(update_fields=changed_fields or None)
+    return exhibitor
+
+
+@transaction.atomic
+def exhibitor_approve(*, exhibitor: Exhibitor, by: Any) -> Exhibitor:
+    """Approve a pending or suspended exhibitor; its published products become visible.
+
+    Idempotent: approving an approved exhibitor changes nothing.
+    """
+    locked = Exhibitor.objects.select_for_update().get(pk=exhibitor.pk)
+    if locked.status == ExhibitorStatus.APPROVED:
+        return locked
+    locked.status = ExhibitorStatus.APPROVED
+    locked.approved_at = timezone.now()
+    locked.approved_by = by
+    locked.save(update_fields=["status", "approved_at", "approved_by", "updated_at"])
+    return locked
+
+
+@transaction.atomic
+def exhibitor_suspend(*, exhibitor: Exhibitor) -> Exhibitor:
+    """Hide an exhibitor and its products from shoppers. Idempotent."""
+    locked = Exhibitor.objects.select_for_update().get(pk=exhibitor.pk)
+    if locked.status == ExhibitorStatus.SUSPENDED:
+        return locked
+    if locked.status not in (ExhibitorStatus.APPROVED, ExhibitorStatus.PENDING):
+        raise InvalidState()
+    locked.status = ExhibitorStatus.SUSPENDED
+    locked.save(update_fields=["status", "updated_at"])
+    return locked
+
+
+@transaction.atomic
+def exhibitor_member_add(*, exhibitor: Exhibitor, user: Any, role: str = MembershipRole.STAFF) -> ExhibitorMembership:
+    """Give `user` admin access to `exhibitor`'s data. Idempotent per (user, exhibitor).
+
+    The user becomes staff (admin login) and joins the exhibitor-staff group, which carries the
+    model permissions; which rows they see is decided by the membership (marketplace.tenancy).
+    """
+    membership, _ = ExhibitorMembership.objects.get_or_create(exhibitor=exhibitor, user=user, defaults={"role": role})
+    if not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+    group, _ = Group.objects.get_or_create(name=settings.MARKETPLACE["EXHIBITOR_STAFF_GROUP"])
+    user.groups.add(group)
+    return membership

@@ -1,0 +1,184 @@
+"""Settings shared by every environment. Values from the environment come from `env.py`."""
+
+from datetime import timedelta
+
+from config.settings import env as E
+from config.settings.integrations.api import *  # noqa: F403
+from config.settings.integrations.celery import *  # noqa: F403
+from config.settings.integrations.logging import *  # noqa: F403
+
+BASE_DIR = E.BASE_DIR
+DEBUG = E.DEBUG
+SECRET_KEY = E.SECRET_KEY or "django-insecure-local-development-only-key-never-in-production"
+ALLOWED_HOSTS = E.ALLOWED_HOSTS
+CSRF_TRUSTED_ORIGINS = E.CSRF_TRUSTED_ORIGINS
+CORS_ALLOWED_ORIGINS = E.CORS_ALLOWED_ORIGINS
+CORS_URLS_REGEX = r"^/(api|_allauth)/.*$"
+
+INSTALLED_APPS = [
+    # unfold must precede django.contrib.admin (DEPENDENCIES.md §2.9).
+    "unfold",
+    "unfold.contrib.filters",
+    "unfold.contrib.forms",
+    "unfold.contrib.import_export",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_prometheus",
+    "corsheaders",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "drf_standardized_errors",
+    "import_export",
+    "rules.apps.AutodiscoverRulesConfig",
+    "django_celery_beat",
+    "django_celery_results",
+    "django_structlog",
+    "marketplace",
+    "apps.accounts",
+    "apps.exhibitors",
+    "apps.catalog",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_structlog.middlewares.RequestMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "marketplace" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+_db = E.env.db_url_config(E.DATABASE_URL)
+_db["ENGINE"] = "django_prometheus.db.backends.postgresql"
+_db["CONN_MAX_AGE"] = E.DB_CONN_MAX_AGE
+_db["CONN_HEALTH_CHECKS"] = E.DB_CONN_MAX_AGE > 0
+# lock_timeout makes waiters on a row lock fail fast instead of piling up (DESIGN.md habit 7);
+# statement_timeout caps a runaway query.
+_db["OPTIONS"] = {
+    "options": f"-c lock_timeout={E.DB_LOCK_TIMEOUT_MS} -c statement_timeout={E.DB_STATEMENT_TIMEOUT_MS}",
+}
+if E.DB_POOL:
+    _db["OPTIONS"]["pool"] = {"min_size": 2, "max_size": 10}
+    _db["CONN_MAX_AGE"] = 0
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": E.REDIS_URL,
+        "KEY_PREFIX": E.CACHE_KEY_PREFIX,
+        "TIMEOUT": 300,
+    }
+}
+REDIS_URL = E.REDIS_URL
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    # rules first (DEPENDENCIES.md §2.9): object permissions for exhibitor staff.
+    "rules.permissions.ObjectPermissionBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = E.STATIC_ROOT
+MEDIA_URL = "/media/"
+MEDIA_ROOT = E.MEDIA_ROOT
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Download files are never served by URL: fulfilment hands out signed, expiring links.
+    "private": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(E.PRIVATE_MEDIA_ROOT), "base_url": None},
+    },
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+if E.S3_BUCKET:
+    STORAGES["private"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": E.S3_BUCKET,
+            "endpoint_url": E.S3_ENDPOINT_URL or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": 300,
+            "signature_version": "s3v4",  # DEPENDENCIES.md §2.6
+        },
+    }
+
+_email = E.env.email_url_config(E.EMAIL_URL)
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST", "")
+EMAIL_PORT = _email.get("EMAIL_PORT", 25)
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = E.DEFAULT_FROM_EMAIL
+SERVER_EMAIL = E.DEFAULT_FROM_EMAIL
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+X_FRAME_OPTIONS = "DENY"
+
+DATA_DIR = E.DATA_DIR
+FLOWER_URL = E.FLOWER_URL
+
+# Marketplace rules.
+MARKETPLACE = {
+    "DEFAULT_CURRENCY": E.DEFAULT_CURRENCY,
+    "ORDER_HOLD": timedelta(minutes=E.ORDER_HOLD_MINUTES),
+    # Operators: superusers and members of this group see and edit everything.
+    "OPERATORS_GROUP": "operators",
+    # Exhibitor staff get the model permissions of this group; rows are scoped per exhibitor.
+    "EXHIBITOR_STAFF_GROUP": "exhibitor staff",
+}
+
+from config.settings.integrations.admin import *  # noqa: E402, F403

@@ -1,0 +1,61 @@
+"""The one place environment variables are read (django-environ).
+
+Every setting that comes from the environment is declared here with its type and default, so a
+reader sees the whole configuration surface in one file. A `.env` file at the project root is read
+if present (never committed).
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG: bool = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY: str = env.str("DJANGO_SECRET_KEY", default="")
+ALLOWED_HOSTS: list[str] = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+CORS_ALLOWED_ORIGINS: list[str] = env.list("CORS_ALLOWED_ORIGINS", default=[])
+
+# Postgres and Redis. Unset means "start the embedded ones" (marketplace/devservices.py sets these
+# for the processes it launches), so a default here would hide a misconfiguration.
+DATABASE_URL: str = env.str("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/marketplace")
+DB_CONN_MAX_AGE: int = env.int("DB_CONN_MAX_AGE", default=0)
+DB_POOL: bool = env.bool("DB_POOL", default=False)
+DB_LOCK_TIMEOUT_MS: int = env.int("DB_LOCK_TIMEOUT_MS", default=3000)
+DB_STATEMENT_TIMEOUT_MS: int = env.int("DB_STATEMENT_TIMEOUT_MS", default=30000)
+REDIS_URL: str = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+CELERY_BROKER_URL: str = env.str("CELERY_BROKER_URL", default="")
+CACHE_KEY_PREFIX: str = env.str("CACHE_KEY_PREFIX", default="mkt")
+
+DATA_DIR: Path = Path(env.str("DATA_DIR", default=str(BASE_DIR / ".data")))
+MEDIA_ROOT: Path = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
+PRIVATE_MEDIA_ROOT: Path = Path(env.str("PRIVATE_MEDIA_ROOT", default=str(DATA_DIR / "private")))
+STATIC_ROOT: Path = Path(env.str("STATIC_ROOT", default=str(DATA_DIR / "static")))
+S3_BUCKET: str = env.str("S3_BUCKET", default="")
+S3_ENDPOINT_URL: str = env.str("S3_ENDPOINT_URL", default="")
+
+EMAIL_URL: str = env.str("EMAIL_URL", default="consolemail://")
+DEFAULT_FROM_EMAIL: str = env.str("DEFAULT_FROM_EMAIL", default="Expo Marketplace <noreply@expo.test>")
+FRONTEND_URL: str = env.str("FRONTEND_URL", default="http://127.0.0.1:8000")
+
+LOG_LEVEL: str = env.str("LOG_LEVEL", default="INFO")
+LOG_JSON: bool = env.bool("LOG_JSON", default=True)
+SENTRY_DSN: str = env.str("SENTRY_DSN", default="")
+FLOWER_URL: str = env.str("FLOWER_URL", default="")
+
+PAYMENT_PROVIDER: str = env.str("PAYMENT_PROVIDER", default="")
+STRIPE_SECRET_KEY: str = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_PUBLISHABLE_KEY: str = env.str("STRIPE_PUBLISHABLE_KEY", default="")
+STRIPE_WEBHOOK_SECRET: str = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_BASE: str = env.str("STRIPE_API_BASE", default="")
+
+ORDER_HOLD_MINUTES: int = env.int("ORDER_HOLD_MINUTES", default=15)
+DEFAULT_CURRENCY: str = env.str("DEFAULT_CURRENCY", default="CNY")
+
+# Test runs: a distinct id lets two suites share one Postgres server without dropping each
+# other's test databases (pytest-xdist then adds its own _gwN suffix).
+TEST_RUN_ID: str = env.str("TEST_RUN_ID", default="")

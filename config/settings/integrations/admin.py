@@ -1,0 +1,26 @@
+"""django-unfold admin: site branding and sidebar."""
+
+from django.urls import reverse_lazy
+
+UNFOLD = {
+    "SITE_TITLE": "Expo Marketplace",
+    "SITE_HEADER": "Expo Marketplace",
+    "SITE_SYMBOL": "storefront",
+    "SHOW_HISTORY": True,
+    "SHOW_VIEW_ON_SITE": False,
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": True,
+        "navigation": [
+            {
+                "title": "Expo",
+                "separator": True,
+                "items": [
+                    {"title": "Exhibitors", "icon": "store", "link": reverse_lazy("admin:exhibitors_exhibitor_changelist")},
+                    {"title": "Products", "icon": "inventory_2", "link": reverse_lazy("admin:catalog_product_changelist")},
+                    {"title": "Service slots", "icon": "event", "link": reverse_lazy("admin:catalog_serviceslot_changelist")},
+                ],
+            },
+        ],
+    },
+}

@@ -1,0 +1,1 @@
+"""The shared kernel: no single-domain rules live here (DESIGN.md, layout)."""

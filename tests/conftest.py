@@ -1,0 +1,43 @@
+"""Suite-wide fixtures. Tests run on real Postgres and Redis (config.settings.test)."""
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from tests.factories import ExhibitorFactory, OperatorFactory, staff_of
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> None:
+    """Each test starts with an empty cache (keys are prefixed per test run, see settings.test)."""
+    cache.clear()
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def operator(db):
+    return OperatorFactory()
+
+
+@pytest.fixture
+def exhibitor_a(db):
+    return ExhibitorFactory(slug="alpha", name="Alpha")
+
+
+@pytest.fixture
+def exhibitor_b(db):
+    return ExhibitorFactory(slug="bravo", name="Bravo")
+
+
+@pytest.fixture
+def staff_a(exhibitor_a):
+    return staff_of(exhibitor_a, email="staff@alpha.test")
+
+
+@pytest.fixture
+def staff_b(exhibitor_b):
+    return staff_of(exhibitor_b, email="staff@bravo.test")

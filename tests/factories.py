@@ -1,0 +1,87 @@
+"""factory_boy factories shared by the whole suite. Domain rows are created through services
+where creation has side effects (a collectible's editions), so tests see what production sees."""
+
+from datetime import timedelta
+from typing import Any
+
+import factory
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.catalog import services as catalog_services
+from apps.catalog.models import Product, ProductKind, ServiceSlot
+from apps.exhibitors import services as exhibitor_services
+from apps.exhibitors.models import Exhibitor, ExhibitorStatus
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("email",)
+
+    email = factory.Sequence(lambda n: f"user{n}@example.test")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @classmethod
+    def _create(cls, model_class: type[User], *args: Any, **kwargs: Any) -> User:
+        manager = cls._get_manager(model_class)
+        return manager.create_user(*args, **kwargs)
+
+
+class OperatorFactory(UserFactory):
+    is_staff = True
+    is_superuser = True
+
+
+class ExhibitorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Exhibitor
+
+    slug = factory.Sequence(lambda n: f"brand-{n}")
+    name = factory.Sequence(lambda n: f"Brand {n}")
+    hall = "H1"
+    booth = factory.Sequence(lambda n: f"B{n:03d}")
+    status = ExhibitorStatus.APPROVED
+
+
+def staff_of(exhibitor: Exhibitor, **kwargs: Any) -> User:
+    """A user who is admin staff of `exhibitor` (through the service, as in production)."""
+    user = UserFactory(**kwargs)
+    exhibitor_services.exhibitor_member_add(exhibitor=exhibitor, user=user)
+    user.refresh_from_db()
+    return user
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+
+    exhibitor = factory.SubFactory(ExhibitorFactory)
+    kind = ProductKind.DOWNLOAD
+    slug = factory.Sequence(lambda n: f"product-{n}")
+    title = factory.Sequence(lambda n: f"Product {n}")
+    title_zh = factory.Sequence(lambda n: f"商品 {n}")
+    price = 1999
+    currency = "CNY"
+    is_published = True
+
+    class Params:
+        collectible = factory.Trait(kind=ProductKind.COLLECTIBLE, edition_size=10)
+        service = factory.Trait(kind=ProductKind.SERVICE)
+        pass_ = factory.Trait(kind=ProductKind.PASS)
+
+    @classmethod
+    def _create(cls, model_class: type[Product], *args: Any, **kwargs: Any) -> Product:
+        return catalog_services.product_save(product=model_class(*args, **kwargs))
+
+
+class ServiceSlotFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ServiceSlot
+
+    product = factory.SubFactory(ProductFactory, service=True)
+    starts_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
+    ends_at = factory.LazyAttribute(lambda o: o.starts_at + timedelta(minutes=30))
+    capacity = 3
