@@ -7,6 +7,8 @@ plus one inventory table per kind of limit:
 - download / pass: `Product.stock_total` (null = unlimited) and `stock_taken`, claimed the same way.
 """
 
+from datetime import datetime
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -103,7 +105,7 @@ class Product(TimeStampedModel):
     def localized_description(self) -> str:
         return self.description_zh if self.description_zh and translation.get_language() == "zh-hans" else self.description
 
-    def is_in_sale_window(self, now: "timezone.datetime | None" = None) -> bool:
+    def is_in_sale_window(self, now: datetime | None = None) -> bool:
         now = now or timezone.now()
         return (self.sale_starts_at is None or self.sale_starts_at <= now) and (self.sale_ends_at is None or now < self.sale_ends_at)
 

@@ -14,7 +14,9 @@ def test_to_minor_is_exact(major, currency, minor):
     assert to_major(minor, currency) == Decimal(str(major))
 
 
-@pytest.mark.parametrize(("major", "currency"), [("19.999", "CNY"), ("1.5", "JPY"), ("-1", "CNY"), ("abc", "CNY"), ("NaN", "CNY")])
+@pytest.mark.parametrize(
+    ("major", "currency"), [("19.999", "CNY"), ("1.5", "JPY"), ("-1", "CNY"), ("abc", "CNY"), ("NaN", "CNY")]
+)
 def test_to_minor_refuses_what_cannot_be_exact(major, currency):
     with pytest.raises(MoneyError):
         to_minor(major, currency)

@@ -1,0 +1,53 @@
+# The two commands: `make run` (the whole stack in the foreground) and `make test` (the suite).
+# Both create .venv and install what they need, start Postgres/Redis if none are given, and are
+# safe to run again. See README.md.
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test lint typecheck pytest install demo bench clean-data help
+
+help:
+	@echo "make run    - Postgres + Redis (embedded unless DATABASE_URL/REDIS_URL), migrate, demo, web + worker + beat"
+	@echo "make test   - ruff, mypy, migrations check and the pytest suite on real Postgres and Redis"
+	@echo "make lint | typecheck | pytest | demo | clean-data"
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (Django 5.2 LTS); set PYTHON=/path/to/python3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m marketplace.devservices run
+
+demo: $(STAMP)
+	$(BIN)/python -m marketplace.devservices exec -- $(BIN)/python manage.py migrate --noinput
+	$(BIN)/python -m marketplace.devservices exec -- $(BIN)/python manage.py load_demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# The suite uses the machine's Postgres/Redis when they answer on their default ports, else the
+# embedded ones. Two pytest-xdist workers (one per core); race and fault tests are included.
+pytest: $(STAMP)
+	$(BIN)/python -m marketplace.devservices exec --prefer-local -- \
+		$(BIN)/python -m pytest -n 2 --create-db $(PYTEST_ARGS)
+
+test: lint typecheck $(STAMP)
+	$(BIN)/python -m marketplace.devservices exec --prefer-local -- \
+		$(BIN)/python manage.py makemigrations --check --dry-run --settings=config.settings.test
+	$(MAKE) pytest
+
+clean-data:
+	rm -rf .data
