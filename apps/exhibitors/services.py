@@ -11,7 +11,6 @@ from apps.exhibitors.models import Exhibitor, ExhibitorMembership, ExhibitorStat
 from marketplace.errors import InvalidState
 
 
-
 @transaction.atomic
 def exhibitor_create(*, slug: str, name: str, hall: str, booth: str, description: str = "",
                      name_zh: str = "", contact_email: str = "", commission_bps: int = 1000) -> Exhibitor:
@@ -73,3 +72,54 @@ def exhibitor_member_add(*, exhibitor: Exhibitor, user: Any, role: str = Members
     group, _ = Group.objects.get_or_create(name=settings.MARKETPLACE["EXHIBITOR_STAFF_GROUP"])
     user.groups.add(group)
     return membership
+
+
+# Model permissions of the exhibitor-staff group, as (app_label, model, actions). Which rows staff
+# see is decided by memberships (marketplace.tenancy); these only open the admin pages.
+EXHIBITOR_STAFF_PERMISSIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("exhibitors", "exhibitor", ("view", "change")),
+    ("catalog", "product", ("view", "add", "change", "delete")),
+    ("catalog", "edition", ("view", "change")),
+    ("catalog", "serviceslot", ("view", "add", "change", "delete")),
+    ("catalog", "downloadfile", ("view", "add", "change", "delete")),
+    ("catalog", "licencekey", ("view", "add", "change", "delete")),
+    # Lines of their own products only (OrderLineAdmin is scoped); never whole orders.
+    ("orders", "orderline", ("view",)),
+)
+
+
+@transaction.atomic
+def roles_ensure() -> tuple[Group, Group]:
+    """Create the operators and exhibitor-staff groups and set their model permissions.
+
+    Operators get every permission that exists; exhibitor staff get EXHIBITOR_STAFF_PERMISSIONS.
+    Precondition: Permission rows exist (they are created post_migrate; see ExhibitorsConfig).
+    A permission that does not exist yet is skipped. Idempotent: the groups converge to exactly
+    these permissions on every call.
+    """
+    from django.contrib.auth.models import Permission
+    from django.db.models import Q
+
+    operators, _ = Group.objects.get_or_create(name=settings.MARKETPLACE["OPERATORS_GROUP"])
+    staff, _ = Group.objects.get_or_create(name=settings.MARKETPLACE["EXHIBITOR_STAFF_GROUP"])
+    operators.permissions.set(Permission.objects.all())
+    wanted = Q(pk__in=[])
+    for app_label, model, actions in EXHIBITOR_STAFF_PERMISSIONS:
+        wanted |= Q(content_type__app_label=app_label, codename__in=[f"{a}_{model}" for a in actions])
+    staff.permissions.set(Permission.objects.filter(wanted))
+    return operators, staff
+
+
+@transaction.atomic
+def exhibitor_member_remove(*, membership: ExhibitorMembership) -> None:
+    """Revoke a user's access to one exhibitor's data. Idempotent (a removed row stays removed).
+
+    The user keeps admin login and the staff group only while they belong to another exhibitor.
+    """
+    user = membership.user
+    ExhibitorMembership.objects.filter(pk=membership.pk).delete()
+    if not ExhibitorMembership.objects.filter(user=user).exists() and not user.is_superuser:
+        user.groups.remove(*Group.objects.filter(name=settings.MARKETPLACE["EXHIBITOR_STAFF_GROUP"]))
+        if user.is_staff:
+            user.is_staff = False
+            user.save(update_fields=["is_staff"])

@@ -1,0 +1,85 @@
+"""User and group admin, email-based, for operators only.
+
+Exhibitor staff log into the admin with their email (USERNAME_FIELD) but never see accounts:
+who acts for an exhibitor is managed through memberships on the exhibitor (operators).
+"""
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.models import Group
+from django.http import HttpRequest
+from unfold.admin import ModelAdmin
+from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
+
+from apps.accounts.models import User
+from marketplace.tenancy import is_operator
+
+
+class OperatorsOnlyMixin:
+    """Every permission of this admin requires an operator (superuser or operators group)."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_operator(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_operator(request.user)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return is_operator(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_operator(request.user)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_operator(request.user)
+
+
+class EmailUserCreationForm(UserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email",)
+        field_classes: dict[str, Any] = {}
+
+    def clean_email(self) -> str:
+        # Stored lower-case, as the manager does, so logins match whatever case is typed.
+        return User.objects.normalize_email(self.cleaned_data["email"]).lower()
+
+
+class EmailUserChangeForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+        field_classes: dict[str, Any] = {}
+
+    def clean_email(self) -> str:
+        return User.objects.normalize_email(self.cleaned_data["email"]).lower()
+
+
+@admin.register(User)
+class UserAdmin(OperatorsOnlyMixin, BaseUserAdmin, ModelAdmin):
+    form = EmailUserChangeForm
+    add_form = EmailUserCreationForm
+    change_password_form = AdminPasswordChangeForm
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "language")}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "usable_password", "password1", "password2")}),)
+    list_display = ("email", "first_name", "last_name", "is_staff", "is_superuser", "is_active")
+    list_filter = ("is_staff", "is_superuser", "is_active", "groups")
+    search_fields = ("email", "first_name", "last_name")
+    ordering = ("email",)
+    readonly_fields = ("last_login", "date_joined")
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(OperatorsOnlyMixin, BaseGroupAdmin, ModelAdmin):
+    pass
