@@ -55,7 +55,9 @@ class Product(TimeStampedModel):
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["exhibitor", "slug"], name="product_unique_slug_per_exhibitor"),
-            models.CheckConstraint(condition=Q(stock_total__isnull=True) | Q(stock_taken__lte=F("stock_total")), name="product_stock_not_oversold"),
+            models.CheckConstraint(
+                condition=Q(stock_total__isnull=True) | Q(stock_taken__lte=F("stock_total")), name="product_stock_not_oversold"
+            ),
             models.CheckConstraint(
                 condition=Q(sale_ends_at__isnull=True) | Q(sale_starts_at__isnull=True) | Q(sale_ends_at__gt=F("sale_starts_at")),
                 name="product_sale_window_ordered",
@@ -68,7 +70,9 @@ class Product(TimeStampedModel):
                 condition=Q(kind=ProductKind.COLLECTIBLE) | Q(edition_size__isnull=True),
                 name="product_only_collectibles_have_editions",
             ),
-            models.CheckConstraint(condition=Q(per_customer_limit__isnull=True) | Q(per_customer_limit__gte=1), name="product_limit_positive"),
+            models.CheckConstraint(
+                condition=Q(per_customer_limit__isnull=True) | Q(per_customer_limit__gte=1), name="product_limit_positive"
+            ),
         ]
         indexes = [
             models.Index(fields=["kind", "-created_at"], name="product_kind_created"),

@@ -59,16 +59,25 @@ def product_list_public() -> QuerySet[Product]:
 
 def product_filter_available(queryset: QuerySet[Product]) -> QuerySet[Product]:
     """Only products that can be bought now: in their sale window and not sold out."""
-    return queryset.filter(on_sale=True).filter(Q(remaining__isnull=True) | Q(remaining__gt=0))
+    # `on_sale` and `remaining` are annotations of product_list_public (unknown to django-stubs).
+    return queryset.filter(on_sale=True).filter(Q(remaining__isnull=True) | Q(remaining__gt=0))  # type: ignore[misc]
+
+
+def product_filter_unavailable(queryset: QuerySet[Product]) -> QuerySet[Product]:
+    """The complement of `product_filter_available`: outside the sale window or sold out.
+
+    `remaining` is NULL for unlimited stock, so `remaining <= 0` is never true for it.
+    """
+    return queryset.filter(Q(on_sale=False) | Q(remaining__lte=0))
 
 
 def product_search(queryset: QuerySet[Product], term: str) -> QuerySet[Product]:
-    """Case-insensitive match on English and Chinese titles and descriptions, and the exhibitor."""
+    """Case-insensitive match on the slug, English and Chinese titles and descriptions, and the exhibitor."""
     term = term.strip()
     if not term:
         return queryset
     return queryset.filter(
-        Q(title__icontains=term) | Q(title_zh__icontains=term) | Q(description__icontains=term)
+        Q(slug__icontains=term) | Q(title__icontains=term) | Q(title_zh__icontains=term) | Q(description__icontains=term)
         | Q(description_zh__icontains=term) | Q(exhibitor__name__icontains=term)
     )
 

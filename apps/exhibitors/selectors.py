@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from apps.exhibitors.models import Exhibitor, ExhibitorStatus
 from marketplace.tenancy import scope_to_user
@@ -16,3 +16,11 @@ def exhibitor_list_public() -> QuerySet[Exhibitor]:
 def exhibitor_list_for_user(*, user: Any) -> QuerySet[Exhibitor]:
     """Exhibitors an admin user may see: all for operators, their own for exhibitor staff."""
     return scope_to_user(Exhibitor.objects.all(), user, path="id")
+
+
+def exhibitor_search(queryset: QuerySet[Exhibitor], term: str) -> QuerySet[Exhibitor]:
+    """Case-insensitive match on the English and Chinese names and the description."""
+    term = term.strip()
+    if not term:
+        return queryset
+    return queryset.filter(Q(name__icontains=term) | Q(name_zh__icontains=term) | Q(description__icontains=term))

@@ -6,3 +6,7 @@ from config.settings.base import STORAGES
 DEBUG = True
 # The manifest storage needs collectstatic; runserver serves app static files directly.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+# Static files come from the app folders (finders), not a collected STATIC_ROOT: without one,
+# WhiteNoise would warn on every start about the missing folder.
+STATIC_ROOT = None  # type: ignore[assignment]
+WHITENOISE_USE_FINDERS = True
