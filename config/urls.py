@@ -9,10 +9,12 @@ from marketplace.api.health import health_view
 api_v1 = [
     path("", include("apps.exhibitors.api.urls")),
     path("", include("apps.catalog.api.urls")),
+    path("", include("apps.orders.api.urls")),
 ]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("_allauth/", include("allauth.headless.urls")),
     path("api/<version>/", include((api_v1, "api"), namespace="v1")),
     # API.md: /api/schema/ and /api/docs/ (DEFAULT_VERSION makes the unversioned path resolve v1).
     path("api/schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),

@@ -70,3 +70,21 @@ class SlotFull(DomainError):
     code = "slot_full"
     status_code = 409
     default_detail = "This time slot is full."
+
+
+class IdempotencyKeyReused(DomainError):
+    code = "idempotency_key_reused"
+    status_code = 422
+    default_detail = "This Idempotency-Key was already used with a different request."
+
+
+class IdempotencyKeyInUse(DomainError):
+    code = "idempotency_key_in_use"
+    status_code = 409
+    default_detail = "A request with this Idempotency-Key is still being processed; retry later."
+
+
+class InvalidIdempotencyKey(DomainError):
+    code = "invalid_idempotency_key"
+    status_code = 400
+    default_detail = "The Idempotency-Key header must be 1 to 255 printable characters."

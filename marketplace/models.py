@@ -1,6 +1,9 @@
-"""Abstract base models shared by every app."""
+"""Abstract base models shared by every app, and the kernel's own tables (idempotency keys)."""
 
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils import timezone
 
 
 class TimeStampedModel(models.Model):
@@ -11,3 +14,33 @@ class TimeStampedModel(models.Model):
 
     class Meta:
         abstract = True
+
+
+class IdempotencyState(models.TextChoices):
+    IN_FLIGHT = "in_flight", "In flight"
+    DONE = "done", "Done"
+
+
+class IdempotencyRecord(models.Model):
+    """A client's `Idempotency-Key` and the first response given for it (DESIGN.md habit 6).
+
+    The row is inserted (unique per user and key) before the work starts, in its own committed
+    transaction, so a concurrent duplicate hits the constraint instead of doing the work twice.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # sha256 of method, path and canonical JSON body: a reused key with another request is refused.
+    fingerprint = models.CharField(max_length=64)
+    state = models.CharField(max_length=20, choices=IdempotencyState.choices, default=IdempotencyState.IN_FLIGHT)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_unique_user_key")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.state})"

@@ -5,7 +5,7 @@ the task ran (`acks_late`) and redelivered if the worker died (`reject_on_worker
 happen only for transient errors, with exponential backoff and jitter, capped.
 """
 
-from celery import Task
+from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -30,3 +30,11 @@ class BaseTask(Task):  # type: ignore[type-arg]
     max_retries = 8
     time_limit = 300
     soft_time_limit = 240
+
+
+@shared_task(name="marketplace.idempotency_prune")
+def idempotency_prune() -> int:
+    """Beat, hourly: delete Idempotency-Key records older than their 24 hours. Idempotent."""
+    from marketplace.api.idempotency import idempotency_prune as prune
+
+    return prune()

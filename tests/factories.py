@@ -85,3 +85,21 @@ class ServiceSlotFactory(factory.django.DjangoModelFactory):
     starts_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
     ends_at = factory.LazyAttribute(lambda o: o.starts_at + timedelta(minutes=30))
     capacity = 3
+
+
+# --- Orders (issue 3) -----------------------------------------------------------------------------
+
+
+class ShopperFactory(UserFactory):
+    email = factory.Sequence(lambda n: f"shopper{n}@example.test")
+
+
+def place_order(user: User, *lines: tuple[Product, int] | tuple[Product, int, ServiceSlot | None]) -> Any:
+    """An order placed through the service, as in production: lines are (product, quantity[, slot])."""
+    from apps.orders.services import LineRequest, order_place
+
+    requests = [
+        LineRequest(product_id=line[0].pk, quantity=line[1], slot_id=line[2].pk if len(line) > 2 and line[2] else None)  # type: ignore[misc]
+        for line in lines
+    ]
+    return order_place(user=user, lines=requests)

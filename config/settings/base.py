@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from config.settings import env as E
 from config.settings.integrations.api import *  # noqa: F403
+from config.settings.integrations.auth import *  # noqa: F403
 from config.settings.integrations.celery import *  # noqa: F403
 from config.settings.integrations.logging import *  # noqa: F403
 
@@ -39,10 +40,15 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_celery_results",
     "django_structlog",
+    "allauth",
+    "allauth.account",
+    "allauth.headless",
     "marketplace",
     "apps.accounts",
     "apps.exhibitors",
     "apps.catalog",
+    "apps.orders",
+    "apps.payments",
 ]
 
 MIDDLEWARE = [
@@ -56,6 +62,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -180,5 +187,7 @@ MARKETPLACE = {
     # Exhibitor staff get the model permissions of this group; rows are scoped per exhibitor.
     "EXHIBITOR_STAFF_GROUP": "exhibitor staff",
 }
+# Payment provider for new payments (apps.payments.providers); `simulated` runs the flow offline.
+PAYMENT_PROVIDER = E.PAYMENT_PROVIDER or "simulated"
 
 from config.settings.integrations.admin import *  # noqa: E402, F403

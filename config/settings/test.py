@@ -17,3 +17,7 @@ CACHES["default"]["KEY_PREFIX"] = f"test{_run}"
 # Throttles would make the schemathesis run and race tests flaky; they are tested explicitly.
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "100000/min", "user": "100000/min"}}
 CELERY_TASK_ALWAYS_EAGER = False
+# Static files come from the app folders (finders), not a collected STATIC_ROOT: without one,
+# WhiteNoise would warn on every start about the missing folder.
+STATIC_ROOT = None  # type: ignore[assignment]
+WHITENOISE_USE_FINDERS = True

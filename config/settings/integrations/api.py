@@ -5,6 +5,8 @@ REST_FRAMEWORK = {
     "DEFAULT_VERSION": "v1",
     "ALLOWED_VERSIONS": ["v1"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First: its authenticate_header makes a request without credentials answer 401.
+        "marketplace.api.authentication.SessionTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Closed by default (DEPENDENCIES.md §2.4); public views open themselves explicitly.
@@ -28,7 +30,9 @@ DRF_STANDARDIZED_ERRORS = {
     # Domain errors (marketplace.errors.DomainError) become API errors with their stable code.
     "EXCEPTION_HANDLER_CLASS": "marketplace.api.errors.ExceptionHandler",
     "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True,
-    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "406", "409", "415", "422", "429", "500"],
+    # Error responses the schema adds to every operation where they can happen. 409 and 422 are
+    # not here: only some writes answer them, and those views declare them with extend_schema.
+    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "406", "415", "429", "500"],
 }
 
 SPECTACULAR_SETTINGS = {

@@ -34,4 +34,7 @@ CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Periodic tasks declared in code; the DatabaseScheduler syncs them into the admin-editable table.
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "orders-expire-pending": {"task": "orders.expire_pending", "schedule": 60.0},
+    "marketplace-idempotency-prune": {"task": "marketplace.idempotency_prune", "schedule": 3600.0},
+}

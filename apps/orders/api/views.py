@@ -1,0 +1,88 @@
+"""Shopper order endpoints (API.md "Orders (shopper)"). Transport only: services do the work.
+
+Every lookup goes through `order_get_for_shopper`, so another shopper's order, an unknown id and
+a malformed id all answer 404 `not_found`.
+"""
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.orders import selectors, services
+from apps.orders.api.serializers import (
+    ErrorResponseSerializer,
+    OrderCreateInputSerializer,
+    OrderOutputSerializer,
+    PaymentOutputSerializer,
+)
+from apps.orders.models import Order
+from marketplace.api.idempotency import HEADER, idempotent
+from marketplace.api.pagination import CursorPagination
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    name=HEADER, type=OpenApiTypes.STR, location=OpenApiParameter.HEADER, required=False,
+    description="Same key and body within 24 h replays the first response; another body answers 422; "
+                "a key whose first request is still running answers 409.",
+)
+CONFLICT = OpenApiResponse(ErrorResponseSerializer, description="sold_out, slot_full, limit_exceeded, not_on_sale, "
+                                                                "invalid_state or idempotency_key_in_use")
+REUSED = OpenApiResponse(ErrorResponseSerializer, description="idempotency_key_reused")
+
+
+class OrderListCreateView(GenericAPIView):
+    """GET: the shopper's orders, newest first. POST: place an order (holds its inventory).
+
+    One URL, two actions, each with its own serializers (GenericAPIView only for pagination).
+    """
+
+    pagination_class = CursorPagination
+    queryset = Order.objects.none()  # for the schema only; rows come from the selector
+    ordering = "-created_at"
+
+    @extend_schema(tags=["orders"], operation_id="orders_list", responses=OrderOutputSerializer(many=True))
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(selectors.order_list_for_shopper(user=request.user))
+        return self.get_paginated_response(OrderOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        tags=["orders"], operation_id="orders_create", request=OrderCreateInputSerializer, parameters=[IDEMPOTENCY_KEY],
+        responses={201: OrderOutputSerializer, 409: CONFLICT, 422: REUSED},
+    )
+    @idempotent
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = OrderCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        order, payment = services.order_checkout(user=request.user, lines=serializer.to_line_requests())
+        data = OrderOutputSerializer(order, context={"payment": payment}).data
+        return Response(data, status=status.HTTP_201_CREATED)
+
+
+class OrderDetailView(APIView):
+    @extend_schema(tags=["orders"], operation_id="orders_retrieve", responses=OrderOutputSerializer)
+    def get(self, request: Request, order_id: str, *args: Any, **kwargs: Any) -> Response:
+        order = selectors.order_get_for_shopper(user=request.user, order_id=order_id)
+        return Response(OrderOutputSerializer(order).data)
+
+
+class OrderCancelView(APIView):
+    @extend_schema(tags=["orders"], operation_id="orders_cancel", request=None,
+                   responses={200: OrderOutputSerializer, 409: CONFLICT})
+    def post(self, request: Request, order_id: str, *args: Any, **kwargs: Any) -> Response:
+        order = selectors.order_get_for_shopper(user=request.user, order_id=order_id)
+        services.order_cancel(order_id=order.pk, actor=request.user, note="cancelled by the shopper")
+        return Response(OrderOutputSerializer(selectors.order_get_for_shopper(user=request.user, order_id=order_id)).data)
+
+
+class OrderPaymentView(APIView):
+    @extend_schema(tags=["orders"], operation_id="orders_payment", request=None,
+                   responses={200: PaymentOutputSerializer, 409: CONFLICT})
+    def post(self, request: Request, order_id: str, *args: Any, **kwargs: Any) -> Response:
+        order = selectors.order_get_for_shopper(user=request.user, order_id=order_id)
+        payment = services.order_payment_for_shopper(order=order)
+        return Response(PaymentOutputSerializer(payment).data)

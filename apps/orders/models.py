@@ -1,0 +1,179 @@
+"""Orders, their lines and inventory holds, the audit trail, and per-customer quotas.
+
+The order state machine lives here, on the model, as django-fsm transitions (the one mechanism,
+DESIGN.md habit 3). The transition methods only move the state; the services in
+`apps.orders.services` lock the row, check the source state, call the transition, save with
+`update_fields` and write the `OrderEvent` in the same transaction.
+
+    pending_payment -> paid -> fulfilled
+    pending_payment -> cancelled | expired
+    paid | fulfilled | partially_refunded -> refunded | partially_refunded
+"""
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django_fsm import FSMField, FSMModelMixin, transition
+
+from marketplace.models import TimeStampedModel
+
+# No 0/O, 1/I/L, U: numbers are read aloud to the help desk.
+NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+NUMBER_PREFIX = "EX"
+
+
+def new_order_number() -> str:
+    """E.g. "EX-7K3F-9QZ2": 30^8 (6.6e11) values, unique in the database (collisions retried)."""
+    chars = "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(8))
+    return f"{NUMBER_PREFIX}-{chars[:4]}-{chars[4:]}"
+
+
+class OrderStatus(models.TextChoices):
+    PENDING_PAYMENT = "pending_payment", "Pending payment"
+    PAID = "paid", "Paid"
+    FULFILLED = "fulfilled", "Fulfilled"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+    REFUNDED = "refunded", "Refunded"
+    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+
+
+REFUNDABLE = [OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.PARTIALLY_REFUNDED]
+
+
+class Order(FSMModelMixin, TimeStampedModel):
+    # Random ids: an order id in a URL reveals nothing and cannot be guessed (BOLA defence in depth).
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    number = models.CharField(max_length=16, unique=True, default=new_order_number, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
+    status = FSMField(max_length=30, choices=OrderStatus.choices, default=OrderStatus.PENDING_PAYMENT, protected=True,
+                      db_index=True)
+    needs_attention = models.BooleanField(default=False, help_text="Paid but could not be fulfilled: an operator must act.")
+    currency = models.CharField(max_length=3)
+    subtotal = models.PositiveBigIntegerField(help_text="Minor units.")
+    total = models.PositiveBigIntegerField(help_text="Minor units.")
+    expires_at = models.DateTimeField(help_text="Unpaid holds are released after this time.")
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="order_user_created"),
+            # The expiry sweep reads only pending orders, oldest deadline first.
+            models.Index(fields=["expires_at"], condition=Q(status="pending_payment"), name="order_pending_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    # Transitions: state only, no side effects (the services hold the locks and write the events).
+    @transition(field=status, source=OrderStatus.PENDING_PAYMENT, target=OrderStatus.PAID)
+    def pay(self) -> None:
+        pass
+
+    @transition(field=status, source=OrderStatus.PAID, target=OrderStatus.FULFILLED)
+    def fulfil(self) -> None:
+        pass
+
+    @transition(field=status, source=OrderStatus.PENDING_PAYMENT, target=OrderStatus.CANCELLED)
+    def cancel(self) -> None:
+        pass
+
+    @transition(field=status, source=OrderStatus.PENDING_PAYMENT, target=OrderStatus.EXPIRED)
+    def expire(self) -> None:
+        pass
+
+    @transition(field=status, source=REFUNDABLE, target=OrderStatus.REFUNDED)
+    def refund(self) -> None:
+        pass
+
+    @transition(field=status, source=REFUNDABLE, target=OrderStatus.PARTIALLY_REFUNDED)
+    def refund_partially(self) -> None:
+        pass
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="order_lines")
+    # Denormalised from the product so exhibitor staff are scoped to their lines without a join.
+    exhibitor = models.ForeignKey("exhibitors.Exhibitor", on_delete=models.PROTECT, related_name="order_lines")
+    slot = models.ForeignKey("catalog.ServiceSlot", null=True, blank=True, on_delete=models.PROTECT, related_name="order_lines")
+    title = models.CharField(max_length=200, help_text="Product title when ordered.")
+    quantity = models.PositiveIntegerField()
+    unit_price = models.PositiveBigIntegerField(help_text="Minor units, from the product row when ordered.")
+    total = models.PositiveBigIntegerField(help_text="Minor units.")
+    currency = models.CharField(max_length=3)
+    # What this line took from shared counters, so a release gives back exactly that even if the
+    # product's stock or limit settings changed meanwhile.
+    stock_held = models.PositiveIntegerField(default=0, editable=False)
+    quota_counted = models.PositiveIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["order_id", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="orderline_quantity_positive"),
+            models.CheckConstraint(condition=Q(total=F("unit_price") * F("quantity")),
+                                   name="orderline_total_is_price_times_quantity"),
+        ]
+        indexes = [models.Index(fields=["exhibitor", "-created_at"], name="orderline_exhibitor_created")]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.title}"
+
+
+class OrderLineEdition(models.Model):
+    """A numbered edition held (then sold) by an order line.
+
+    The link lives on the orders side so the catalog never imports orders (orders already depends
+    on catalog); the one-to-one makes a double sale of an edition impossible in the database.
+    Rows are deleted when the hold is released.
+    """
+
+    line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="line_editions")
+    edition = models.OneToOneField("catalog.Edition", on_delete=models.PROTECT, related_name="order_line_link")
+
+    class Meta:
+        ordering = ["line_id", "edition_id"]
+
+    def __str__(self) -> str:
+        return f"{self.line_id} → {self.edition_id}"
+
+
+class OrderEvent(models.Model):
+    """One row per state transition (and other notable changes): the order's audit trail."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=30, choices=OrderStatus.choices, blank=True)
+    to_status = models.CharField(max_length=30, choices=OrderStatus.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    note = models.CharField(max_length=200, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '∅'} → {self.to_status}"
+
+
+class CustomerProductQuota(models.Model):
+    """Units of a limited product a shopper holds across open and paid orders.
+
+    Claimed by a conditional upsert (`units + q <= limit`) so the per-customer limit holds under
+    concurrency without a Python check-then-save; given back when an order is cancelled or expires.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="+")
+    units = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "product"], name="quota_unique_user_product")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}/{self.product_id}: {self.units}"

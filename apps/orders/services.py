@@ -1,0 +1,423 @@
+"""Writes for orders: placement with inventory holds, the state transitions, and expiry.
+
+Placement claims everything in one short transaction (no external call inside; lock_timeout set
+on the connection), in a fixed order so two orders never deadlock: per-customer quotas, editions,
+slots, stock, each group by id. The payment provider is called only after that transaction
+commits (`order_checkout`).
+
+Every transition goes through `_transition`: lock the order row, return quietly if the order is
+already in the target state (a repeated call is a logged no-op), raise InvalidState if the source
+state is wrong, run the django-fsm transition, save with `update_fields` and write an OrderEvent,
+all in one transaction.
+"""
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+import structlog
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.utils import timezone
+from django_fsm import can_proceed
+
+from apps.catalog import services as inventory
+from apps.catalog.models import Product, ProductKind, ServiceSlot
+from apps.exhibitors.models import ExhibitorStatus
+from apps.orders.models import CustomerProductQuota, Order, OrderEvent, OrderLine, OrderLineEdition, OrderStatus
+from apps.payments.models import Payment
+from apps.payments.services import payment_get_or_create_for_order, payment_try_create_for_order
+from marketplace.errors import InvalidState, LimitExceeded, NotOnSale, SlotFull, SlotRequired, SoldOut, ValidationFailed
+
+logger = structlog.get_logger(__name__)
+
+MAX_QUANTITY = 10
+MAX_LINES = 20
+EXPIRE_BATCH = 200
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    product_id: int
+    quantity: int
+    slot_id: int | None = None
+
+
+# --- Placement -------------------------------------------------------------------------------------
+
+
+def _load_products(lines: Sequence[LineRequest]) -> dict[int, Product]:
+    ids = {line.product_id for line in lines}
+    products = {
+        p.pk: p
+        for p in Product.objects.filter(id__in=ids, is_published=True, exhibitor__status=ExhibitorStatus.APPROVED)
+        .select_related("exhibitor")
+    }
+    missing = sorted(ids - products.keys())
+    if missing:
+        raise ValidationFailed(f"Unknown product: {missing[0]}.", attr="lines")
+    return products
+
+
+def _validate(lines: Sequence[LineRequest], products: dict[int, Product], slots: dict[int, ServiceSlot], now: datetime) -> None:
+    if not lines:
+        raise ValidationFailed("An order needs at least one line.", attr="lines")
+    if len(lines) > MAX_LINES:
+        raise ValidationFailed(f"An order has at most {MAX_LINES} lines.", attr="lines")
+    if len({(line.product_id, line.slot_id) for line in lines}) != len(lines):
+        raise ValidationFailed("Each product (and slot) may appear once; use the quantity.", attr="lines")
+    currencies = {products[line.product_id].currency for line in lines}
+    if len(currencies) > 1:
+        raise ValidationFailed("All products of an order must be priced in the same currency.", attr="lines")
+    units: Counter[int] = Counter()
+    for line in lines:
+        product = products[line.product_id]
+        if not 1 <= line.quantity <= MAX_QUANTITY:
+            raise ValidationFailed(f"Quantity must be between 1 and {MAX_QUANTITY}.", attr="lines")
+        if product.kind == ProductKind.SERVICE:
+            if line.slot_id is None:
+                raise SlotRequired(f"{product.title} needs a time slot.")
+            slot = slots.get(line.slot_id)
+            if slot is None or slot.product_id != product.pk:
+                raise ValidationFailed(f"Slot {line.slot_id} is not a slot of product {product.pk}.", attr="lines")
+            if slot.starts_at <= now:
+                raise ValidationFailed(f"Slot {line.slot_id} has already started.", attr="lines")
+        elif line.slot_id is not None:
+            raise ValidationFailed(f"{product.title} is not booked by time slot.", attr="lines")
+        if not product.is_in_sale_window(now):
+            raise NotOnSale(f"{product.title} is not on sale now.")
+        units[product.pk] += line.quantity
+    for product_id, count in units.items():
+        limit = products[product_id].per_customer_limit
+        if limit is not None and count > limit:
+            raise LimitExceeded(f"At most {limit} per customer.")
+
+
+def _refuse_flagged(products: dict[int, Product], slot_ids: set[int]) -> None:
+    """Answer from the Redis flags, before any transaction or lock (DESIGN.md)."""
+    limited = [pid for pid, p in products.items() if p.kind == ProductKind.COLLECTIBLE or p.stock_total is not None]
+    sold_out, full = inventory.inventory_flags(product_ids=limited, slot_ids=slot_ids)
+    if sold_out:
+        raise SoldOut(f"{products[min(sold_out)].title} is sold out.")
+    if full:
+        raise SlotFull()
+
+
+def _claim_quotas(*, user_id: int, wanted: dict[int, tuple[int, int]]) -> None:
+    """Count units against per-customer limits ({product_id: (quantity, limit)}), in the database.
+
+    A conditional upsert: a first purchase inserts the row, later ones add to it only while the
+    total stays within the limit; concurrent orders of one shopper serialise on the row.
+    """
+    if not wanted:
+        return
+    rows = sorted((pid, qty, limit) for pid, (qty, limit) in wanted.items())
+    values = ", ".join(["(%s::bigint, %s::integer, %s::integer)"] * len(rows))
+    table = CustomerProductQuota._meta.db_table
+    product_table = Product._meta.db_table
+    sql = f"""
+        INSERT INTO {table} AS q (user_id, product_id, units)
+        SELECT %s, w.product_id, w.qty FROM (VALUES {values}) AS w(product_id, qty, lim)
+        WHERE w.qty <= w.lim ORDER BY w.product_id
+        ON CONFLICT (user_id, product_id) DO UPDATE SET units = q.units + EXCLUDED.units
+        WHERE q.units + EXCLUDED.units <= (SELECT p.per_customer_limit FROM {product_table} p WHERE p.id = EXCLUDED.product_id)
+        RETURNING q.product_id
+    """  # noqa: S608 - only table names and placeholders are interpolated
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user_id, *(v for row in rows for v in row)])
+        counted = {row[0] for row in cursor.fetchall()}
+    if counted != set(wanted):
+        raise LimitExceeded("This exceeds the per-customer limit across your open and paid orders.")
+
+
+def _release_quotas(*, user_id: int, counted: dict[int, int]) -> None:
+    if not counted:
+        return
+    rows = sorted(counted.items())
+    values = ", ".join(["(%s::bigint, %s::integer)"] * len(rows))
+    table = CustomerProductQuota._meta.db_table
+    sql = f"""
+        WITH w(product_id, qty) AS (VALUES {values}),
+        locked AS MATERIALIZED (
+            SELECT q.id FROM {table} q WHERE q.user_id = %s AND q.product_id IN (SELECT product_id FROM w)
+            ORDER BY q.product_id FOR UPDATE OF q
+        )
+        UPDATE {table} q SET units = q.units - w.qty FROM w, locked l
+        WHERE l.id = q.id AND q.product_id = w.product_id AND q.units >= w.qty
+    """  # noqa: S608 - only table names and placeholders are interpolated
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*(v for row in rows for v in row), user_id])
+
+
+def _is_number_collision(exc: IntegrityError) -> bool:
+    return "number" in str(exc)
+
+
+def order_place(*, user: Any, lines: Sequence[LineRequest], now: datetime | None = None) -> Order:
+    """Create a pending order holding its inventory until `expires_at`.
+
+    Prices, currency and exhibitor come from the product rows, never from the caller. Raises
+    ValidationFailed (unknown product, bad quantity, slot of another product), SlotRequired,
+    NotOnSale, LimitExceeded, SoldOut or SlotFull; nothing is held when it raises. Not idempotent
+    (the API's Idempotency-Key makes the request idempotent). The payment is not created here;
+    see `order_checkout`.
+    """
+    now = now or timezone.now()
+    products = _load_products(lines)
+    slot_ids = {line.slot_id for line in lines if line.slot_id is not None}
+    slots = {s.pk: s for s in ServiceSlot.objects.filter(id__in=slot_ids)} if slot_ids else {}
+    _validate(lines, products, slots, now)
+    _refuse_flagged(products, slot_ids)
+    for _attempt in range(3):
+        try:
+            return _place(user=user, lines=lines, products=products, now=now)
+        except IntegrityError as exc:
+            if not _is_number_collision(exc):
+                raise
+            logger.warning("order_number_collision")
+        except (SoldOut, SlotFull) as exc:
+            _after_refused_claim(exc, products, slot_ids)
+            raise
+    raise InvalidState("Could not allocate an order number; please retry.")
+
+
+def _after_refused_claim(exc: Exception, products: dict[int, Product], slot_ids: set[int]) -> None:
+    """After the rollback: raise the flag only if Postgres says nothing is left (not merely locked)."""
+    if isinstance(exc, inventory.InventorySoldOut):
+        remaining = inventory.inventory_remaining(product_ids=[exc.product_id])["products"]
+        if remaining.get(exc.product_id) == 0:
+            inventory.inventory_flag_sold_out(product_ids=[exc.product_id])
+    elif isinstance(exc, inventory.InventorySlotFull):
+        remaining = inventory.inventory_remaining(slot_ids=[exc.slot_id])["slots"]
+        if remaining.get(exc.slot_id) == 0:
+            inventory.inventory_flag_sold_out(slot_ids=[exc.slot_id])
+
+
+def _place(*, user: Any, lines: Sequence[LineRequest], products: dict[int, Product], now: datetime) -> Order:
+    ordered = sorted(lines, key=lambda line: (line.product_id, line.slot_id or 0))
+    # A service may appear once per slot: per-customer units are summed per product.
+    quota_units: Counter[int] = Counter()
+    for line in ordered:
+        if products[line.product_id].per_customer_limit is not None:
+            quota_units[line.product_id] += line.quantity
+    editions_wanted = {
+        line.product_id: (line.quantity, products[line.product_id].edition_size or 0)
+        for line in ordered if products[line.product_id].kind == ProductKind.COLLECTIBLE
+    }
+    slots_wanted: dict[int, int] = {line.slot_id: line.quantity for line in ordered if line.slot_id is not None}
+    stock_wanted = {
+        line.product_id: line.quantity
+        for line in ordered
+        if products[line.product_id].kind in (ProductKind.DOWNLOAD, ProductKind.PASS)
+        and products[line.product_id].stock_total is not None
+    }
+    hold = cast(timedelta, settings.MARKETPLACE["ORDER_HOLD"])
+    subtotal = sum(products[line.product_id].price * line.quantity for line in ordered)
+    currency = products[ordered[0].product_id].currency
+    with transaction.atomic():
+        _claim_quotas(user_id=user.pk,
+                      wanted={pid: (units, products[pid].per_customer_limit or 0) for pid, units in quota_units.items()})
+        claimed = inventory.inventory_claim_editions(wanted=editions_wanted)
+        inventory.inventory_claim_slots(wanted=slots_wanted)
+        inventory.inventory_claim_stock(wanted=stock_wanted)
+        order = Order.objects.create(
+            user=user, currency=currency, subtotal=subtotal, total=subtotal,
+            expires_at=now + hold, status_changed_at=now,
+        )
+        order_lines = OrderLine.objects.bulk_create([
+            OrderLine(
+                order=order, product=products[line.product_id], exhibitor_id=products[line.product_id].exhibitor_id,
+                slot_id=line.slot_id, title=products[line.product_id].title, quantity=line.quantity,
+                unit_price=products[line.product_id].price, total=products[line.product_id].price * line.quantity,
+                currency=currency, stock_held=stock_wanted.get(line.product_id, 0),
+                quota_counted=line.quantity if line.product_id in quota_units else 0,
+            )
+            for line in ordered
+        ])
+        links = [
+            OrderLineEdition(line=order_line, edition_id=edition_id)
+            for order_line in order_lines
+            for edition_id, _serial in claimed.get(order_line.product_id, [])
+        ]
+        if links:
+            OrderLineEdition.objects.bulk_create(links)
+        OrderEvent.objects.create(
+            order=order, from_status="", to_status=OrderStatus.PENDING_PAYMENT, actor=user, note="placed",
+            payload={"serials": {str(pid): [s for _, s in eds] for pid, eds in claimed.items()}} if claimed else {},
+        )
+    _set_prefetched_lines(order, order_lines)
+    logger.info("order_placed", order_id=str(order.pk), number=order.number, lines=len(order_lines))
+    return order
+
+
+def _set_prefetched_lines(order: Order, lines: list[OrderLine]) -> None:
+    """Store the lines just created as the order's prefetched `lines` (what prefetch_related
+    does), so the response is built without reading them back."""
+    cached = OrderLine.objects.filter(order=order)
+    cached._result_cache = lines  # type: ignore[attr-defined]
+    cached._prefetch_done = True  # type: ignore[attr-defined]
+    order._prefetched_objects_cache = {"lines": cached}  # type: ignore[attr-defined]
+
+
+def order_checkout(*, user: Any, lines: Sequence[LineRequest]) -> tuple[Order, Payment | None]:
+    """Place an order, then (after its hold committed) create its payment with the provider.
+
+    Preconditions: not called inside an outer transaction (the provider must never be called while
+    the hold's locks are held). Raises what `order_place` raises. A provider failure leaves the
+    order pending with no payment (None); the shopper retries with POST /orders/{id}/payment.
+    """
+    order = order_place(user=user, lines=lines)
+    return order, payment_try_create_for_order(order=order)
+
+
+def order_payment_for_shopper(*, order: Order) -> Payment:
+    """The order's open payment, or a new attempt. Raises InvalidState unless pending payment."""
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        raise InvalidState(f"Order {order.number} is {order.status}; there is nothing to pay.")
+    return payment_get_or_create_for_order(order=order)
+
+
+# --- Transitions -----------------------------------------------------------------------------------
+
+
+def _transition(*, order_id: Any, name: str, target: str, actor: Any = None, note: str = "",
+                payload: dict[str, Any] | None = None, repeatable: bool = False,
+                effect: Callable[[Order], dict[str, Any] | None] | None = None, now: datetime | None = None) -> Order:
+    """Lock, check, transition, save, audit; see the module docstring. `effect` runs under the lock
+    before the state changes (inventory release or conversion) and may add to the event payload."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status == target and not repeatable:
+            logger.info("order_transition_repeated", order_id=str(order.pk), transition=name, status=order.status)
+            return order
+        method = getattr(order, name)
+        if not can_proceed(method):
+            current = order.get_status_display().lower()
+            raise InvalidState(f"Order {order.number} is {current}; it cannot become {target.replace('_', ' ')}.")
+        extra = effect(order) if effect else None
+        from_status = order.status
+        method()
+        order.status_changed_at = now
+        order.save(update_fields=["status", "status_changed_at", "updated_at"])
+        OrderEvent.objects.create(
+            order=order, from_status=from_status, to_status=order.status, actor=actor, note=note,
+            payload={**(payload or {}), **(extra or {})},
+        )
+    logger.info("order_transition", order_id=str(order.pk), transition=name, from_status=from_status, to_status=order.status)
+    return order
+
+
+def _release_holds(order: Order) -> dict[str, Any]:
+    """Give back everything the order holds. Runs under the order's lock, once per order (the
+    caller moves the order out of pending_payment in the same transaction)."""
+    lines = list(order.lines.all())
+    links = list(OrderLineEdition.objects.filter(line__order=order).values_list("id", "edition_id", "edition__serial"))
+    slots: Counter[int] = Counter()
+    stock: Counter[int] = Counter()
+    quotas: Counter[int] = Counter()
+    for line in lines:
+        if line.slot_id is not None:
+            slots[line.slot_id] += line.quantity
+        if line.stock_held:
+            stock[line.product_id] += line.stock_held
+        if line.quota_counted:
+            quotas[line.product_id] += line.quota_counted
+    inventory.inventory_release(edition_ids=[edition_id for _, edition_id, _ in links], slots=dict(slots), stock=dict(stock))
+    _release_quotas(user_id=order.user_id, counted=dict(quotas))
+    if links:
+        OrderLineEdition.objects.filter(id__in=[link_id for link_id, _, _ in links]).delete()
+    product_ids = [line.product_id for line in lines]
+    slot_ids = list(slots)
+    transaction.on_commit(lambda: inventory.inventory_clear_flags(product_ids=product_ids, slot_ids=slot_ids))
+    return {"released_serials": sorted(serial for _, _, serial in links)} if links else {}
+
+
+def order_cancel(*, order_id: Any, actor: Any = None, note: str = "cancelled") -> Order:
+    """Cancel a pending order and release its hold at once.
+
+    Raises Order.DoesNotExist for an unknown id, InvalidState unless pending payment. Idempotent:
+    cancelling a cancelled order changes nothing.
+    """
+    return _transition(order_id=order_id, name="cancel", target=OrderStatus.CANCELLED, actor=actor, note=note,
+                       effect=_release_holds)
+
+
+def order_expire(*, order_id: Any, now: datetime | None = None) -> Order:
+    """Expire a pending order whose hold ran out, releasing the hold.
+
+    Raises InvalidState if the order is not pending or not due yet. Idempotent.
+    """
+    now = now or timezone.now()
+
+    def effect(order: Order) -> dict[str, Any]:
+        if order.expires_at > now:
+            raise InvalidState(f"Order {order.number} holds its inventory until {order.expires_at.isoformat()}.")
+        return _release_holds(order)
+
+    return _transition(order_id=order_id, name="expire", target=OrderStatus.EXPIRED, note="hold expired", effect=effect, now=now)
+
+
+def _convert_holds(order: Order) -> dict[str, Any]:
+    edition_ids = list(OrderLineEdition.objects.filter(line__order=order).values_list("edition_id", flat=True))
+    inventory.inventory_mark_sold(edition_ids=edition_ids)
+    return {}
+
+
+def order_mark_paid(*, order_id: Any, actor: Any = None, payload: dict[str, Any] | None = None) -> Order:
+    """Payment succeeded: the order is paid and its held editions become sold (slots, stock and
+    quotas stay taken). Raises InvalidState unless pending payment. Idempotent."""
+    return _transition(order_id=order_id, name="pay", target=OrderStatus.PAID, actor=actor, note="payment succeeded",
+                       payload=payload, effect=_convert_holds)
+
+
+def order_mark_fulfilled(*, order_id: Any, actor: Any = None) -> Order:
+    """Everything was delivered. Raises InvalidState unless paid. Idempotent."""
+    return _transition(order_id=order_id, name="fulfil", target=OrderStatus.FULFILLED, actor=actor, note="fulfilled")
+
+
+def order_mark_refunded(*, order_id: Any, partial: bool, actor: Any = None, payload: dict[str, Any] | None = None) -> Order:
+    """Record a full or partial refund. Raises InvalidState unless paid, fulfilled or partially
+    refunded. A full refund is idempotent; each partial refund is recorded as its own event."""
+    if partial:
+        return _transition(order_id=order_id, name="refund_partially", target=OrderStatus.PARTIALLY_REFUNDED, actor=actor,
+                           note="partially refunded", payload=payload, repeatable=True)
+    return _transition(order_id=order_id, name="refund", target=OrderStatus.REFUNDED, actor=actor, note="refunded",
+                       payload=payload)
+
+
+# --- Expiry sweep ----------------------------------------------------------------------------------
+
+
+def orders_expire_due(*, now: datetime | None = None, batch_size: int = EXPIRE_BATCH, max_batches: int = 50) -> int:
+    """Expire pending orders past `expires_at`, `batch_size` per transaction.
+
+    Each batch is claimed with FOR UPDATE SKIP LOCKED (an order being paid or cancelled right now
+    is left to that request; a concurrent sweep takes other orders) and each order is expired by
+    `order_expire`, which re-checks its state under the lock. An order that fails is logged and
+    skipped. Idempotent. Returns how many orders were expired.
+    """
+    now = now or timezone.now()
+    expired = 0
+    failed: set[Any] = set()
+    for _ in range(max_batches):
+        with transaction.atomic():
+            ids = list(
+                Order.objects.select_for_update(skip_locked=True)
+                .filter(status=OrderStatus.PENDING_PAYMENT, expires_at__lte=now)
+                .exclude(pk__in=failed)
+                .order_by("expires_at")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            for order_id in ids:
+                try:
+                    order_expire(order_id=order_id, now=now)
+                    expired += 1
+                except (InvalidState, DatabaseError):
+                    logger.exception("order_expire_failed", order_id=str(order_id))
+                    failed.add(order_id)
+        if len(ids) < batch_size:
+            break
+    return expired
