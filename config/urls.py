@@ -10,6 +10,8 @@ api_v1 = [
     path("", include("apps.exhibitors.api.urls")),
     path("", include("apps.catalog.api.urls")),
     path("", include("apps.orders.api.urls")),
+    path("", include("apps.payments.api.urls")),
+    path("", include("apps.fulfilment.api.urls")),
 ]
 
 urlpatterns = [

@@ -103,3 +103,33 @@ def place_order(user: User, *lines: tuple[Product, int] | tuple[Product, int, Se
         for line in lines
     ]
     return order_place(user=user, lines=requests)
+
+
+# --- Fulfilment and notifications (issue 5) ---------------------------------------------------------
+
+
+def paid_order(user: User, *lines: tuple[Product, int] | tuple[Product, int, ServiceSlot | None]) -> Any:
+    """An order placed and marked paid through the services (what the payment webhook does)."""
+    from apps.orders.services import order_mark_paid
+
+    order = place_order(user, *lines)
+    return order_mark_paid(order_id=order.pk, payload={"test": True})
+
+
+def add_download_file(product: Product, *, name: str = "guide.pdf", content: bytes = b"%PDF-1.4 test") -> Any:
+    from django.core.files.base import ContentFile
+
+    from apps.catalog.models import DownloadFile
+
+    download_file = DownloadFile(product=product, name=name)
+    download_file.file.save(name, ContentFile(content), save=False)
+    return catalog_services.download_file_save(download_file=download_file)
+
+
+class WebhookEndpointFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "notifications.ExhibitorWebhookEndpoint"
+
+    exhibitor = factory.SubFactory(ExhibitorFactory)
+    url = "http://127.0.0.1:9/hook"
+    secret = factory.Sequence(lambda n: f"whsec-{n}")

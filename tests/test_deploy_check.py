@@ -22,6 +22,8 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
             "DJANGO_ALLOWED_HOSTS": "expo.example.com",
             "DATABASE_URL": "postgres://marketplace:secret@postgres:5432/marketplace",
             "REDIS_URL": "redis://redis:6379/0",
+            # a production Ed25519 key (not the development default, which production refuses)
+            "FULFILMENT_SIGNING_KEY": "mPaTQMGuE3rQpUtEzD4YCHbK4wHtTJvnG9D7vQ8c1zA=",
             "DJANGO_DEBUG": "false",
             "SENTRY_DSN": ""}
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env},

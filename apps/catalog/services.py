@@ -213,17 +213,31 @@ def inventory_claim_editions(*, wanted: Mapping[int, tuple[int, int]]) -> dict[i
     rows = [(pid, qty, random.randint(1, max(size, 1))) for pid, (qty, size) in sorted(wanted.items())]
     values, params = _values(rows, ("bigint", "integer", "integer"))
     table = Edition._meta.db_table
+    # The wrap-around is two index range scans (from the start serial up, then from serial 1), not
+    # one ORDER BY (serial < start), serial: that sort read every edition of the product on each
+    # claim (about 55 ms at 60,000 editions, bench S1). The second scan runs only if the first came
+    # up short (LIMIT 0 reads nothing).
     sql = f"""
         WITH wanted(product_id, qty, start_serial) AS (VALUES {values}),
-        picked AS MATERIALIZED (
-            SELECT c.id FROM wanted w CROSS JOIN LATERAL (
+        upper AS MATERIALIZED (
+            SELECT w.product_id, c.id FROM wanted w CROSS JOIN LATERAL (
                 SELECT e.id FROM {table} e
-                WHERE e.product_id = w.product_id AND e.status = 'available'
-                ORDER BY (e.serial < w.start_serial), e.serial
+                WHERE e.product_id = w.product_id AND e.status = 'available' AND e.serial >= w.start_serial
+                ORDER BY e.serial
                 LIMIT w.qty
                 FOR UPDATE OF e SKIP LOCKED
             ) c
-        )
+        ),
+        lower AS MATERIALIZED (
+            SELECT c.id FROM wanted w CROSS JOIN LATERAL (
+                SELECT e.id FROM {table} e
+                WHERE e.product_id = w.product_id AND e.status = 'available' AND e.serial < w.start_serial
+                ORDER BY e.serial
+                LIMIT w.qty - (SELECT count(*) FROM upper u WHERE u.product_id = w.product_id)
+                FOR UPDATE OF e SKIP LOCKED
+            ) c
+        ),
+        picked AS (SELECT id FROM upper UNION ALL SELECT id FROM lower)
         UPDATE {table} e SET status = 'held', status_changed_at = now()
         FROM picked WHERE e.id = picked.id
         RETURNING e.product_id, e.id, e.serial
@@ -320,6 +334,16 @@ def inventory_mark_sold(*, edition_ids: Sequence[int]) -> int:
         return 0
     return Edition.objects.filter(id__in=list(edition_ids), status=EditionStatus.HELD).update(
         status=EditionStatus.SOLD, status_changed_at=timezone.now(),
+    )
+
+
+def inventory_restock_editions(*, edition_ids: Sequence[int]) -> int:
+    """Put sold editions back on sale (their sale was refunded). Idempotent. Returns rows changed."""
+    _require_transaction()
+    if not edition_ids:
+        return 0
+    return Edition.objects.filter(id__in=list(edition_ids), status=EditionStatus.SOLD).update(
+        status=EditionStatus.AVAILABLE, status_changed_at=timezone.now(),
     )
 
 

@@ -54,7 +54,7 @@ class ExhibitorAdmin(ExhibitorScopedAdmin):
     list_filter = ("status", "hall")
     search_fields = ("name", "name_zh", "slug")
     ordering = ("slug",)
-    actions = ("approve", "suspend")
+    actions = ("approve", "suspend", "start_payout_onboarding")
     fieldsets = (
         ("Profile", {"fields": ("name", "name_zh", "description", "contact_email")}),
         ("At the expo", {"fields": OPERATOR_FIELDS}),
@@ -103,3 +103,9 @@ class ExhibitorAdmin(ExhibitorScopedAdmin):
         run_for_each(request, self, queryset, lambda e: services.exhibitor_suspend(exhibitor=e),
                      "Suspended {count} exhibitor(s).")
 
+
+    @action(description="Start payout onboarding (Stripe Connect Express)", permissions=["approve"])
+    def start_payout_onboarding(self, request: HttpRequest, queryset: QuerySet[Exhibitor]) -> None:
+        from apps.payments.admin import start_onboarding
+
+        start_onboarding(self, request, list(queryset.values_list("pk", flat=True)))

@@ -70,7 +70,7 @@ class OrderAdmin(_ReadOnlyMixin, ModelAdmin):
               "status_changed_at", "created_at", "updated_at")
     readonly_fields = fields
     inlines = (OrderLineInline, OrderEventInline)
-    actions = ("cancel_orders",)
+    actions = ("cancel_orders", "retry_fulfilment")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
         queryset = super().get_queryset(request)
@@ -85,6 +85,17 @@ class OrderAdmin(_ReadOnlyMixin, ModelAdmin):
     def has_cancel_permission(self, request: HttpRequest) -> bool:
         return is_operator(request.user)
 
+    def has_refund_permission(self, request: HttpRequest) -> bool:
+        return is_operator(request.user)
+
+    @action(description="Refund selected orders in full (what is left of them)", permissions=["refund"])
+    def refund_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        from apps.payments.services.refunds import refund_remaining
+
+        run_for_each(request, self, queryset,
+                     lambda order: refund_remaining(order_id=order.pk, actor=request.user, reason="refunded by an operator"),
+                     "Refunded {count} order(s).")
+
     @display(description="Total", ordering="total")
     def total_display(self, order: Order) -> str:
         return format_money(order.total, order.currency)
@@ -97,6 +108,16 @@ class OrderAdmin(_ReadOnlyMixin, ModelAdmin):
             "Cancelled {count} order(s).",
         )
 
+    @action(description="Retry fulfilment of selected paid orders (clears needs attention)", permissions=["cancel"])
+    def retry_fulfilment(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        from apps.fulfilment.services import fulfilment_retry
+
+        run_for_each(
+            request, self, queryset.filter(status=OrderStatus.PAID),
+            lambda order: fulfilment_retry(order_id=order.pk, actor=request.user),
+            "Fulfilment rescheduled for {count} order(s).",
+        )
+
 
 @admin.register(OrderLine)
 class OrderLineAdmin(_ReadOnlyMixin, ExhibitorScopedAdmin):
@@ -107,11 +128,24 @@ class OrderLineAdmin(_ReadOnlyMixin, ExhibitorScopedAdmin):
     list_display = ("order_number", "title", "quantity", "unit_price_display", "slot", "order_status", "created_at")
     list_filter = (("product", ScopedRelatedDropdownFilter), "order__status")
     list_select_related = ("order", "slot")
+    actions = ("refund_lines",)
     search_fields = ("=order__number", "title")
     ordering = ("-created_at",)
     fields = ("order_number", "order_status", "product", "exhibitor", "slot", "title", "quantity", "unit_price",
               "total", "currency", "serials", "created_at")
     readonly_fields = fields
+
+    def has_refund_permission(self, request: HttpRequest) -> bool:
+        return True  # rows are exhibitor-scoped; the service re-checks each line against the user
+
+    @action(description="Refund selected lines", permissions=["refund"])
+    def refund_lines(self, request: HttpRequest, queryset: QuerySet[OrderLine]) -> None:
+        from apps.payments.services.refunds import refund_create
+
+        run_for_each(request, self, queryset,
+                     lambda line: refund_create(order_id=line.order_id, line_ids=[line.pk], actor=request.user,
+                                                reason="refunded from the admin"),
+                     "Refunded {count} line(s).")
 
     @display(description="Order", ordering="order__number")
     def order_number(self, line: OrderLine) -> str:

@@ -7,6 +7,7 @@ DESIGN.md habit 3). The transition methods only move the state; the services in
 
     pending_payment -> paid -> fulfilled
     pending_payment -> cancelled | expired
+    cancelled | expired -> paid  (a late payment, only if the inventory could be re-claimed)
     paid | fulfilled | partially_refunded -> refunded | partially_refunded
 """
 
@@ -73,6 +74,10 @@ class Order(FSMModelMixin, TimeStampedModel):
     @transition(field=status, source=OrderStatus.PENDING_PAYMENT, target=OrderStatus.PAID)
     def pay(self) -> None:
         pass
+
+    @transition(field=status, source=[OrderStatus.EXPIRED, OrderStatus.CANCELLED], target=OrderStatus.PAID)
+    def pay_late(self) -> None:
+        """A payment succeeded after the hold was released, and the inventory was re-claimed."""
 
     @transition(field=status, source=OrderStatus.PAID, target=OrderStatus.FULFILLED)
     def fulfil(self) -> None:

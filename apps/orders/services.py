@@ -373,6 +373,47 @@ def order_mark_paid(*, order_id: Any, actor: Any = None, payload: dict[str, Any]
                        payload=payload, effect=_convert_holds)
 
 
+def _reclaim_holds(order: Order) -> dict[str, Any]:
+    """Claim again, then sell, what a released order held (same quantities, any free serials).
+    Raises SoldOut, SlotFull or LimitExceeded if any of it is gone; the caller's transaction
+    (savepoint) then rolls every claim back."""
+    lines = list(order.lines.select_related("product"))
+    quotas: Counter[int] = Counter()
+    editions: dict[int, tuple[int, int]] = {}
+    slots: Counter[int] = Counter()
+    stock: Counter[int] = Counter()
+    limits: dict[int, int] = {}
+    for line in lines:
+        if line.quota_counted and line.product.per_customer_limit is not None:
+            quotas[line.product_id] += line.quota_counted
+            limits[line.product_id] = line.product.per_customer_limit
+        if line.product.kind == ProductKind.COLLECTIBLE:
+            editions[line.product_id] = (line.quantity, line.product.edition_size or 0)
+        if line.slot_id is not None:
+            slots[line.slot_id] += line.quantity
+        if line.stock_held:
+            stock[line.product_id] += line.stock_held
+    _claim_quotas(user_id=order.user_id, wanted={pid: (units, limits[pid]) for pid, units in quotas.items()})
+    claimed = inventory.inventory_claim_editions(wanted=editions)
+    inventory.inventory_claim_slots(wanted=dict(slots))
+    inventory.inventory_claim_stock(wanted=dict(stock))
+    by_product = {line.product_id: line for line in lines}
+    OrderLineEdition.objects.bulk_create([
+        OrderLineEdition(line=by_product[pid], edition_id=edition_id) for pid, eds in claimed.items() for edition_id, _ in eds
+    ])
+    inventory.inventory_mark_sold(edition_ids=[edition_id for eds in claimed.values() for edition_id, _ in eds])
+    serials = sorted(serial for eds in claimed.values() for _, serial in eds)
+    return {"reclaimed_serials": serials} if serials else {}
+
+
+def order_mark_paid_late(*, order_id: Any, actor: Any = None, payload: dict[str, Any] | None = None) -> Order:
+    """A payment succeeded for an expired or cancelled order: re-claim its inventory and mark it
+    paid. Raises SoldOut, SlotFull or LimitExceeded (nothing changed) if the inventory is gone, and
+    InvalidState from any other state. Idempotent (an order already paid is left alone)."""
+    return _transition(order_id=order_id, name="pay_late", target=OrderStatus.PAID, actor=actor,
+                       note="late payment; inventory re-claimed", payload=payload, effect=_reclaim_holds)
+
+
 def order_mark_fulfilled(*, order_id: Any, actor: Any = None) -> Order:
     """Everything was delivered. Raises InvalidState unless paid. Idempotent."""
     return _transition(order_id=order_id, name="fulfil", target=OrderStatus.FULFILLED, actor=actor, note="fulfilled")
@@ -421,3 +462,61 @@ def orders_expire_due(*, now: datetime | None = None, batch_size: int = EXPIRE_B
         if len(ids) < batch_size:
             break
     return expired
+
+
+# --- Fulfilment support (issue 5) --------------------------------------------------------------------
+
+
+def order_flag_attention(*, order_id: Any, error: str) -> bool:
+    """A paid order could not be fulfilled: show it to operators (`needs_attention`) with the error.
+
+    Writes an OrderEvent with the error in the same transaction. Idempotent: an order already
+    flagged is left as it is (returns False); returns True when this call flagged it.
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.needs_attention:
+            return False
+        order.needs_attention = True
+        order.save(update_fields=["needs_attention", "updated_at"])
+        OrderEvent.objects.create(order=order, from_status=order.status, to_status=order.status, note="needs attention",
+                                  payload={"error": error[:2000]})
+    logger.warning("order_needs_attention", order_id=str(order_id), error=error[:200])
+    return True
+
+
+def order_clear_attention(*, order_id: Any, actor: Any = None, note: str = "attention cleared") -> bool:
+    """Clear `needs_attention` (an operator retries). Idempotent: returns False if it was not set."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if not order.needs_attention:
+            return False
+        order.needs_attention = False
+        order.save(update_fields=["needs_attention", "updated_at"])
+        OrderEvent.objects.create(order=order, from_status=order.status, to_status=order.status, actor=actor, note=note)
+    return True
+
+
+def order_lines_unlink_editions(*, line_ids: Sequence[int]) -> list[int]:
+    """Detach the editions sold by these lines (a refund gives them back to the exhibitor).
+
+    Returns the edition ids unlinked, so the caller can return them to the catalog. Must run in
+    the caller's transaction; idempotent (a second call finds nothing to unlink).
+    """
+    links = list(OrderLineEdition.objects.select_for_update().filter(line_id__in=list(line_ids)).values_list("id", "edition_id"))
+    if links:
+        OrderLineEdition.objects.filter(id__in=[link_id for link_id, _ in links]).delete()
+    return [edition_id for _, edition_id in links]
+
+
+# --- Operations console (issue 6) ------------------------------------------------------------------
+
+
+def order_record_note(*, order_id: Any, actor: Any, note: str, payload: dict[str, Any] | None = None) -> OrderEvent:
+    """Write an event to the order's audit trail without a state change (an operator acted on it).
+
+    Raises Order.DoesNotExist for an unknown id. Not idempotent: each call is one event (callers
+    dedupe the action itself)."""
+    status = Order.objects.values_list("status", flat=True).get(pk=order_id)
+    return OrderEvent.objects.create(order_id=order_id, from_status=status, to_status=status, actor=actor,
+                                     note=note[:200], payload=payload or {})

@@ -6,7 +6,10 @@ from config.settings import env as E
 from config.settings.integrations.api import *  # noqa: F403
 from config.settings.integrations.auth import *  # noqa: F403
 from config.settings.integrations.celery import *  # noqa: F403
+from config.settings.integrations.fulfilment import *  # noqa: F403
 from config.settings.integrations.logging import *  # noqa: F403
+from config.settings.integrations.notifications import *  # noqa: F403
+from config.settings.integrations.payments import *  # noqa: F403
 
 BASE_DIR = E.BASE_DIR
 DEBUG = E.DEBUG
@@ -49,6 +52,8 @@ INSTALLED_APPS = [
     "apps.catalog",
     "apps.orders",
     "apps.payments",
+    "apps.fulfilment",
+    "apps.notifications",
 ]
 
 MIDDLEWARE = [
@@ -187,7 +192,4 @@ MARKETPLACE = {
     # Exhibitor staff get the model permissions of this group; rows are scoped per exhibitor.
     "EXHIBITOR_STAFF_GROUP": "exhibitor staff",
 }
-# Payment provider for new payments (apps.payments.providers); `simulated` runs the flow offline.
-PAYMENT_PROVIDER = E.PAYMENT_PROVIDER or "simulated"
-
 from config.settings.integrations.admin import *  # noqa: E402, F403

@@ -59,3 +59,7 @@ DEFAULT_CURRENCY: str = env.str("DEFAULT_CURRENCY", default="CNY")
 # Test runs: a distinct id lets two suites share one Postgres server without dropping each
 # other's test databases (pytest-xdist then adds its own _gwN suffix).
 TEST_RUN_ID: str = env.str("TEST_RUN_ID", default="")
+
+# Fulfilment: Ed25519 private key (32 raw bytes, base64) signing certificates and pass tokens.
+# Empty means the fixed development key, which production refuses (config/settings/production.py).
+FULFILMENT_SIGNING_KEY: str = env.str("FULFILMENT_SIGNING_KEY", default="")

@@ -12,6 +12,8 @@ DEBUG = False
 if len(E.SECRET_KEY) < 50:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set (50+ random characters) in production.")
 SECRET_KEY = E.SECRET_KEY
+if not E.FULFILMENT_SIGNING_KEY or E.FULFILMENT_SIGNING_KEY == DEV_FULFILMENT_SIGNING_KEY:
+    raise ImproperlyConfigured("FULFILMENT_SIGNING_KEY must be set to a private Ed25519 key (base64) in production.")
 
 SECURE_SSL_REDIRECT = True
 SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^metrics$"]

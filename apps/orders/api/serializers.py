@@ -61,6 +61,10 @@ class OrderOutputSerializer(serializers.ModelSerializer):
         return PaymentOutputSerializer(payment).data if payment else None
 
 
+class PaymentSimulateInputSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=["succeeded", "failed"])
+
+
 class ErrorItemSerializer(serializers.Serializer):
     code = serializers.CharField()
     detail = serializers.CharField()

@@ -20,6 +20,7 @@ from apps.orders.api.serializers import (
     OrderCreateInputSerializer,
     OrderOutputSerializer,
     PaymentOutputSerializer,
+    PaymentSimulateInputSerializer,
 )
 from apps.orders.models import Order
 from marketplace.api.idempotency import HEADER, idempotent
@@ -86,3 +87,18 @@ class OrderPaymentView(APIView):
         order = selectors.order_get_for_shopper(user=request.user, order_id=order_id)
         payment = services.order_payment_for_shopper(order=order)
         return Response(PaymentOutputSerializer(payment).data)
+
+
+class OrderPaymentSimulateView(APIView):
+    """Simulated provider only (404 otherwise): the outcome travels the webhook event path."""
+
+    @extend_schema(tags=["orders"], operation_id="orders_payment_simulate", request=PaymentSimulateInputSerializer,
+                   responses={202: PaymentOutputSerializer, 409: CONFLICT})
+    def post(self, request: Request, order_id: str, *args: Any, **kwargs: Any) -> Response:
+        from apps.payments.services import payment_simulate
+
+        serializer = PaymentSimulateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        order = selectors.order_get_for_shopper(user=request.user, order_id=order_id)
+        payment = payment_simulate(order=order, outcome=serializer.validated_data["outcome"])
+        return Response(PaymentOutputSerializer(payment).data, status=status.HTTP_202_ACCEPTED)

@@ -37,4 +37,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "orders-expire-pending": {"task": "orders.expire_pending", "schedule": 60.0},
     "marketplace-idempotency-prune": {"task": "marketplace.idempotency_prune", "schedule": 3600.0},
+    "payments-reconcile": {"task": "payments.reconcile", "schedule": 600.0},
+    "fulfilment-sweep-unfulfilled": {"task": "fulfilment.sweep_unfulfilled", "schedule": 60.0},
+    "notifications-sweep-pending": {"task": "notifications.sweep_pending", "schedule": 60.0},
 }

@@ -1,0 +1,149 @@
+"""Output of the library, certificates and pass redemption (API.md "What shoppers own")."""
+
+from datetime import timedelta
+from typing import Any, cast
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field, inline_serializer
+from rest_framework import serializers
+
+from apps.catalog.models import ProductKind
+from apps.fulfilment.models import Entitlement, EntitlementStatus
+
+EDITION = inline_serializer("LibraryEdition", {
+    "serial": serializers.IntegerField(), "edition_size": serializers.IntegerField(),
+    "certificate_code": serializers.CharField(), "certificate_url": serializers.CharField(),
+})
+BOOKING = inline_serializer("LibraryBooking", {
+    "starts_at": serializers.DateTimeField(), "ends_at": serializers.DateTimeField(), "access_url": serializers.CharField(allow_null=True),
+})
+DOWNLOAD = inline_serializer("LibraryDownload", {
+    "url": serializers.CharField(allow_null=True), "expires_at": serializers.DateTimeField(allow_null=True),
+    "downloads_left": serializers.IntegerField(allow_null=True), "licence_key": serializers.CharField(allow_null=True),
+    "files": inline_serializer("LibraryDownloadFile", {"name": serializers.CharField(), "url": serializers.CharField()}, many=True),
+})
+PASS = inline_serializer("LibraryPass", {
+    "token": serializers.CharField(allow_null=True), "qr_svg_url": serializers.CharField(),
+    "valid_from": serializers.DateTimeField(allow_null=True), "valid_until": serializers.DateTimeField(allow_null=True),
+    "redeemed_at": serializers.DateTimeField(allow_null=True),
+})
+
+
+def _absolute(request: Any, path: str) -> str:
+    return request.build_absolute_uri(path) if request is not None else path
+
+
+class LibraryItemSerializer(serializers.ModelSerializer):
+    product = serializers.SerializerMethodField()
+    order = serializers.SerializerMethodField()
+    edition = serializers.SerializerMethodField()
+    booking = serializers.SerializerMethodField()
+    download = serializers.SerializerMethodField()
+    pass_ = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Entitlement
+        fields = ["id", "kind", "status", "product", "order", "created_at", "revoked_at", "edition", "booking", "download", "pass_"]
+        read_only_fields = fields
+
+    def to_representation(self, instance: Entitlement) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["pass"] = data.pop("pass_")
+        return data
+
+    def _active(self, obj: Entitlement) -> bool:
+        return obj.status == EntitlementStatus.ACTIVE
+
+    @extend_schema_field(inline_serializer("LibraryProduct", {
+        "id": serializers.IntegerField(), "title": serializers.CharField(),
+        "exhibitor": inline_serializer("LibraryExhibitor", {"slug": serializers.CharField(), "name": serializers.CharField()}),
+    }))
+    def get_product(self, obj: Entitlement) -> dict[str, Any]:
+        return {"id": obj.product_id, "title": obj.product.localized_title,
+                "exhibitor": {"slug": obj.exhibitor.slug, "name": obj.exhibitor.name}}
+
+    @extend_schema_field(inline_serializer("LibraryOrder", {"id": serializers.CharField(), "number": serializers.CharField()}))
+    def get_order(self, obj: Entitlement) -> dict[str, Any]:
+        return {"id": str(obj.order_id), "number": obj.order.number}
+
+    @extend_schema_field(EDITION)
+    def get_edition(self, obj: Entitlement) -> dict[str, Any] | None:
+        if obj.kind != ProductKind.COLLECTIBLE or obj.serial is None:
+            return None
+        request = self.context.get("request")
+        return {"serial": obj.serial, "edition_size": obj.edition_size, "certificate_code": obj.certificate_code,
+                "certificate_url": _absolute(request, reverse("v1:certificate-detail",
+                                                              kwargs={"version": "v1", "code": obj.certificate_code}))}
+
+    @extend_schema_field(BOOKING)
+    def get_booking(self, obj: Entitlement) -> dict[str, Any] | None:
+        if obj.kind != ProductKind.SERVICE or obj.slot is None:
+            return None
+        return {"starts_at": serializers.DateTimeField().to_representation(obj.slot.starts_at),
+                "ends_at": serializers.DateTimeField().to_representation(obj.slot.ends_at),
+                "access_url": obj.access_url if self._active(obj) else None}
+
+    @extend_schema_field(DOWNLOAD)
+    def get_download(self, obj: Entitlement) -> dict[str, Any] | None:
+        if obj.kind != ProductKind.DOWNLOAD:
+            return None
+        from apps.fulfilment.services import download_token_make
+
+        request = self.context.get("request")
+        active = self._active(obj)
+        files = []
+        if active:
+            for download_file in obj.product.files.all():
+                token = download_token_make(entitlement=obj, file_id=download_file.pk)
+                files.append({"name": download_file.name,
+                              "url": _absolute(request, reverse("v1:download", kwargs={"version": "v1", "token": token}))})
+        ttl = cast(timedelta, settings.FULFILMENT["DOWNLOAD_LINK_TTL"])
+        return {
+            "url": files[0]["url"] if files else None,
+            "expires_at": serializers.DateTimeField().to_representation(timezone.now() + ttl) if files else None,
+            "downloads_left": obj.downloads_left,
+            "licence_key": obj.licence_key.key if obj.licence_key is not None and active else None,
+            "files": files,
+        }
+
+    @extend_schema_field(PASS)
+    def get_pass_(self, obj: Entitlement) -> dict[str, Any] | None:
+        if obj.kind != ProductKind.PASS:
+            return None
+        request = self.context.get("request")
+        dt = serializers.DateTimeField()
+        return {
+            "token": obj.pass_token if self._active(obj) else None,
+            "qr_svg_url": _absolute(request, reverse("v1:pass-qr", kwargs={"version": "v1", "entitlement_id": obj.pk})),
+            "valid_from": dt.to_representation(obj.valid_from) if obj.valid_from else None,
+            "valid_until": dt.to_representation(obj.valid_until) if obj.valid_until else None,
+            "redeemed_at": dt.to_representation(obj.redeemed_at) if obj.redeemed_at else None,
+        }
+
+
+class CertificateSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    product = serializers.CharField()
+    exhibitor = serializers.CharField()
+    serial = serializers.IntegerField()
+    edition_size = serializers.IntegerField()
+    issued_at = serializers.DateTimeField()
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    signature = serializers.CharField(help_text="Ed25519 signature (base64url) of signed_message.")
+    signed_message = serializers.CharField()
+    key_id = serializers.CharField()
+    public_key = serializers.CharField(help_text="The platform's Ed25519 public key, base64 (32 raw bytes).")
+
+
+class PassRedeemInputSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=300)
+
+
+class PassRedeemOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    product = serializers.CharField(source="product.title")
+    valid_from = serializers.DateTimeField(allow_null=True)
+    valid_until = serializers.DateTimeField(allow_null=True)
+    redeemed_at = serializers.DateTimeField()

@@ -1,0 +1,463 @@
+"""Fulfilment services: turn paid orders into entitlements, and revoke them on refund.
+
+All writes of apps.fulfilment happen here (DESIGN.md). Tasks in tasks.py are thin wrappers.
+"""
+
+from __future__ import annotations
+
+import binascii
+import logging
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.core.signing import BadSignature, SignatureExpired, TimestampSigner
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.catalog import services as catalog_services
+from apps.catalog.models import DownloadFile, Edition, LicenceKey, LicenceKeyStatus, ProductKind
+from apps.fulfilment import signing
+from apps.fulfilment.errors import (
+    AlreadyRedeemed,
+    DownloadsExhausted,
+    EntitlementRevoked,
+    FulfilmentFailed,
+    LinkExpired,
+    PassNotValidNow,
+    PassRevoked,
+)
+from apps.fulfilment.models import Entitlement, EntitlementStatus, new_certificate_code, new_nonce
+from apps.orders import services as order_services
+from apps.orders.models import Order, OrderLine, OrderStatus
+from marketplace.errors import NotFound
+from marketplace.money import format_money
+from marketplace.tenancy import can_access_exhibitor
+
+logger = logging.getLogger(__name__)
+
+DOWNLOAD_SALT = "fulfilment.download"
+# A broker that is down must not stall the request that paid: give up quickly, the sweep retries.
+PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+
+
+def _enqueue_after_commit(task_name: str, *, kwargs: dict[str, object]) -> None:
+    """Register, on the current transaction, the sending of one Celery task after commit.
+
+    A broker error at send time is logged, never raised: the order is already paid (or refunded)
+    in the database, and the beat sweep re-enqueues whatever was not done.
+    """
+
+    def send() -> None:
+        from config.celery import app
+
+        try:
+            app.send_task(task_name, kwargs=kwargs, retry_policy=PUBLISH_RETRY)
+        except Exception:  # broker down or misconfigured: the sweep catches up
+            logger.warning("enqueue of %s failed; the sweep will retry", task_name, exc_info=True)
+
+    transaction.on_commit(send)
+
+
+def fulfilment_schedule(*, order_id: UUID | str) -> None:
+    """Schedule the fulfilment of a paid order once the current transaction commits.
+
+    Call it in the transaction that marks the order paid. It only registers an on_commit hook
+    enqueueing `fulfilment.fulfil_order`; if the transaction rolls back nothing is sent, and a
+    broker error is logged (the `fulfilment.sweep_unfulfilled` beat task re-enqueues). Never raises
+    for broker problems. Calling it twice is harmless: fulfilment is idempotent.
+    """
+    _enqueue_after_commit("fulfilment.fulfil_order", kwargs={"order_id": str(order_id)})
+
+
+def entitlements_revoke_schedule(*, order_line_ids: Iterable[int], reason: str) -> None:
+    """Schedule the revocation of every entitlement of these order lines after commit.
+
+    Call it in the transaction that records the refund. Enqueues `fulfilment.revoke_lines`
+    on commit (broker errors logged, not raised). Revocation is idempotent, so scheduling twice is
+    harmless. Releasing catalog inventory for the lines is part of the revocation.
+    """
+    ids = sorted({int(i) for i in order_line_ids})
+    if not ids:
+        return
+    _enqueue_after_commit("fulfilment.revoke_lines", kwargs={"order_line_ids": ids, "reason": reason})
+
+
+# --- Signed artefacts ------------------------------------------------------------------------------
+
+
+def certificate_message(*, code: str, product_id: int, exhibitor_id: int, serial: int, edition_size: int,
+                        issued_at: datetime) -> bytes:
+    """The exact bytes a certificate signature covers (documented so anyone can verify it)."""
+    return f"expo-cert-v1|{code}|{product_id}|{exhibitor_id}|{serial}|{edition_size}|{int(issued_at.timestamp())}".encode()
+
+
+def pass_token_make(*, entitlement_id: int, valid_from: datetime | None, valid_until: datetime | None) -> str:
+    """`v1.<payload>.<signature>`: payload "id|from|until|key id" (epoch seconds, 0 = open), Ed25519."""
+    payload = (f"{entitlement_id}|{int(valid_from.timestamp()) if valid_from else 0}|"
+               f"{int(valid_until.timestamp()) if valid_until else 0}|{signing.key_id()}").encode()
+    return f"v1.{signing.b64url(payload)}.{signing.b64url(signing.sign(payload))}"
+
+
+def pass_token_read(token: str) -> int | None:
+    """The entitlement id of a genuine token, or None for anything forged, malformed or foreign-keyed."""
+    parts = token.split(".")
+    if len(parts) != 3 or parts[0] != "v1" or len(token) > 300:
+        return None
+    try:
+        payload = signing.b64url_decode(parts[1])
+    except (binascii.Error, ValueError):
+        return None
+    signature = signing.decode_signature(parts[2])
+    if signature is None or not signing.verify(payload, signature):
+        return None
+    fields = payload.decode(errors="replace").split("|")
+    if len(fields) != 4 or not fields[0].isdigit():
+        return None
+    return int(fields[0])
+
+
+def download_token_make(*, entitlement: Entitlement, file_id: int) -> str:
+    """A signed, timestamped token for one file of a download entitlement (TimestampSigner)."""
+    return TimestampSigner(salt=DOWNLOAD_SALT).sign(f"{entitlement.pk}.{file_id}.{entitlement.nonce}")
+
+
+# --- Fulfilment ------------------------------------------------------------------------------------
+
+
+def _draw_licence_keys(*, product_id: int, count: int) -> list[int]:
+    """Assign `count` available keys of the product, skipping keys other fulfilments hold locked.
+
+    Drawn exactly once: the UPDATE flips them to assigned in this transaction, SKIP LOCKED keeps
+    concurrent fulfilments off each other's rows. Raises FulfilmentFailed if the pool runs dry.
+    """
+    table = LicenceKey._meta.db_table
+    sql = f"""
+        UPDATE {table} SET status = %s, updated_at = now()
+        WHERE id IN (SELECT id FROM {table} WHERE product_id = %s AND status = %s
+                     ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)
+        RETURNING id
+    """  # noqa: S608 - only a table name of ours is interpolated
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [LicenceKeyStatus.ASSIGNED, product_id, LicenceKeyStatus.AVAILABLE, count])
+        ids = sorted(row[0] for row in cursor.fetchall())
+    if len(ids) < count:
+        raise FulfilmentFailed(f"The licence key pool of product {product_id} has {len(ids)} keys left, {count} needed.")
+    return ids
+
+
+def _frontend(path: str) -> str:
+    return f"{settings.FULFILMENT['FRONTEND_URL'].rstrip('/')}{path}"
+
+
+def _build_units(*, order: Order, line: OrderLine, indexes: list[int], now: datetime) -> list[Entitlement]:
+    """Unsaved entitlements for the missing units of one line (per kind)."""
+    product = line.product
+    base = {"user_id": order.user_id, "order": order, "order_line": line, "kind": product.kind,
+            "product": product, "exhibitor_id": line.exhibitor_id}
+    units: list[Entitlement] = []
+    if product.kind == ProductKind.COLLECTIBLE:
+        editions = list(Edition.objects.filter(order_line_link__line=line).order_by("serial"))
+        if len(editions) < line.quantity:
+            raise FulfilmentFailed(f"Line {line.pk} holds {len(editions)} editions for {line.quantity} units.")
+        for index in indexes:
+            edition = editions[index]
+            code = new_certificate_code()
+            message = certificate_message(code=code, product_id=product.pk, exhibitor_id=line.exhibitor_id,
+                                          serial=edition.serial, edition_size=product.edition_size or 0, issued_at=now)
+            units.append(Entitlement(**base, unit_index=index, edition=edition, serial=edition.serial,
+                                     edition_size=product.edition_size, certificate_code=code,
+                                     certificate_signature=signing.b64url(signing.sign(message)), created_at=now))
+    elif product.kind == ProductKind.SERVICE:
+        for index in indexes:
+            unit = Entitlement(**base, unit_index=index, slot_id=line.slot_id, created_at=now)
+            unit.access_url = _frontend(f"/sessions/{unit.nonce}")
+            units.append(unit)
+    elif product.kind == ProductKind.DOWNLOAD:
+        has_pool = LicenceKey.objects.filter(product_id=product.pk).exists()
+        keys = _draw_licence_keys(product_id=product.pk, count=len(indexes)) if has_pool else []
+        for n, index in enumerate(indexes):
+            units.append(Entitlement(**base, unit_index=index, downloads_left=product.download_limit,
+                                     licence_key_id=keys[n] if keys else None, created_at=now))
+    elif product.kind == ProductKind.PASS:
+        for index in indexes:
+            units.append(Entitlement(**base, unit_index=index, valid_from=product.pass_valid_from,
+                                     valid_until=product.pass_valid_until, created_at=now))
+    else:
+        raise FulfilmentFailed(f"Unknown product kind {product.kind!r}.")
+    return units
+
+
+def _order_context(order: Order, lines: list[OrderLine]) -> dict[str, Any]:
+    return {
+        "order_id": str(order.pk), "order_number": order.number, "currency": order.currency,
+        "total": order.total, "total_display": format_money(order.total, order.currency),
+        "lines": [{"title": line.title, "quantity": line.quantity} for line in lines],
+        "library_url": _frontend("/library"),
+    }
+
+
+def _notify_delivered(order: Order, lines: list[OrderLine]) -> None:
+    from apps.notifications.services import notification_enqueue
+
+    context = _order_context(order, lines)
+    notification_enqueue(kind="goods_delivered", recipient_user_id=order.user_id, context=context,
+                         dedupe_key=f"order:{order.pk}:delivered")
+    by_exhibitor: dict[int, list[OrderLine]] = {}
+    for line in lines:
+        by_exhibitor.setdefault(line.exhibitor_id, []).append(line)
+    for exhibitor_id, own in sorted(by_exhibitor.items()):
+        sale = {
+            "order_number": order.number, "exhibitor_id": exhibitor_id, "currency": order.currency,
+            "total": sum(line.total for line in own), "total_display": format_money(sum(line.total for line in own), order.currency),
+            "lines": [{"line_id": line.pk, "product_id": line.product_id, "title": line.title, "quantity": line.quantity,
+                       "unit_price": line.unit_price} for line in own],
+        }
+        notification_enqueue(kind="new_sale", exhibitor_id=exhibitor_id, context=sale,
+                             dedupe_key=f"order:{order.pk}:sale:{exhibitor_id}")
+
+
+def fulfilment_fulfil_order(*, order_id: UUID | str, now: datetime | None = None) -> list[Entitlement]:
+    """Deliver every unit of a paid order and mark it fulfilled, in one transaction.
+
+    Locks the order row (two workers on one order serialise; the second finds it fulfilled).
+    Creates only the missing entitlements (UNIQUE (order_line, unit_index) backs this up), draws
+    licence keys with SKIP LOCKED, signs certificates and pass tokens, marks the order fulfilled
+    and enqueues the shopper's and exhibitors' notifications after commit. An order that is not
+    paid (already fulfilled, refunded, unpaid) is left alone: returns []. Idempotent. Raises
+    FulfilmentFailed when the goods cannot be produced (e.g. an empty licence key pool) and
+    database errors, which the task retries.
+    """
+    from apps.notifications.services import notification_enqueue
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status not in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
+            logger.info("fulfil of order %s skipped: %s", order_id, order.status)
+            return []
+        lines = list(order.lines.select_related("product").order_by("id"))
+        existing = set(Entitlement.objects.filter(order=order).values_list("order_line_id", "unit_index"))
+        created: list[Entitlement] = []
+        for line in lines:
+            missing = [i for i in range(line.quantity) if (line.pk, i) not in existing]
+            if missing:
+                created.extend(_build_units(order=order, line=line, indexes=missing, now=now))
+        Entitlement.objects.bulk_create(created)
+        for unit in created:
+            if unit.kind == ProductKind.PASS:
+                unit.pass_token = pass_token_make(entitlement_id=unit.pk, valid_from=unit.valid_from, valid_until=unit.valid_until)
+        passes = [unit for unit in created if unit.kind == ProductKind.PASS]
+        if passes:
+            Entitlement.objects.bulk_update(passes, ["pass_token"])
+        notification_enqueue(kind="order_confirmed", recipient_user_id=order.user_id, context=_order_context(order, lines),
+                             dedupe_key=f"order:{order.pk}:confirmed")
+        if order.status == OrderStatus.PAID:
+            order_services.order_mark_fulfilled(order_id=order.pk)
+            _notify_delivered(order, lines)
+    logger.info("order %s fulfilled: %s entitlements created", order_id, len(created))
+    return created
+
+
+def fulfilment_flag_failed(*, order_id: UUID | str, error: str) -> None:
+    """Fulfilment gave up: flag the order for operators and tell them. Idempotent while flagged."""
+    from apps.notifications.services import notification_enqueue
+
+    with transaction.atomic():
+        if not order_services.order_flag_attention(order_id=order_id, error=error):
+            return
+        order = Order.objects.get(pk=order_id)
+        event_id = order.events.order_by("-id").values_list("id", flat=True).first()
+        notification_enqueue(
+            kind="operator_attention", context={"order_id": str(order.pk), "order_number": order.number,
+                                                "reason": "fulfilment failed", "error": error[:500]},
+            dedupe_key=f"order:{order.pk}:attention:{event_id}",
+        )
+
+
+def fulfilment_retry(*, order_id: UUID | str, actor: Any = None) -> None:
+    """Operator action: clear `needs_attention` and schedule fulfilment again. Idempotent."""
+    with transaction.atomic():
+        order_services.order_clear_attention(order_id=order_id, actor=actor, note="fulfilment retried by an operator")
+        fulfilment_schedule(order_id=order_id)
+
+
+def fulfilment_sweep_unfulfilled(*, now: datetime | None = None, threshold: timedelta | None = None,
+                                 limit: int | None = None) -> int:
+    """Re-enqueue paid orders still unfulfilled `threshold` after payment (lost message, broker
+    outage, dead worker). Orders flagged needs_attention wait for an operator. Returns the count.
+
+    Idempotent: fulfilment of an order already done is a no-op.
+    """
+    now = now or timezone.now()
+    threshold = threshold if threshold is not None else settings.FULFILMENT["SWEEP_THRESHOLD"]
+    limit = limit or settings.FULFILMENT["SWEEP_BATCH"]
+    ids = list(
+        Order.objects.filter(status=OrderStatus.PAID, needs_attention=False, status_changed_at__lte=now - threshold)
+        .order_by("status_changed_at").values_list("pk", flat=True)[:limit]
+    )
+    with transaction.atomic():
+        for order_id in ids:
+            fulfilment_schedule(order_id=order_id)
+    if ids:
+        logger.info("sweep re-enqueued %s unfulfilled orders", len(ids))
+    return len(ids)
+
+
+# --- Revocation ------------------------------------------------------------------------------------
+
+
+def entitlements_revoke_lines(*, order_line_ids: Iterable[int], reason: str, now: datetime | None = None) -> int:
+    """Revoke every unit of these order lines and give their inventory back, once.
+
+    Certificates become invalid, download links and access links die (nonce replaced), passes
+    cannot be redeemed, bookings release their slot place, editions go back to the exhibitor
+    (available), stock comes back. Licence keys stay assigned (never reissued). Units never
+    fulfilled get a revoked row, so a late fulfilment cannot deliver them. Locks the orders (same
+    lock as fulfilment). Idempotent: only units changing state now release inventory. Returns
+    the number of units revoked by this call. Sends sale_refunded to the exhibitors.
+    """
+    from apps.notifications.services import notification_enqueue
+
+    now = now or timezone.now()
+    ids = sorted({int(i) for i in order_line_ids})
+    if not ids:
+        return 0
+    with transaction.atomic():
+        order_ids = sorted({str(o) for o in OrderLine.objects.filter(id__in=ids).values_list("order_id", flat=True)})
+        orders = {str(o.pk): o for o in Order.objects.select_for_update().filter(pk__in=order_ids).order_by("pk")}
+        lines = list(OrderLine.objects.filter(id__in=ids).select_related("product").order_by("id"))
+        units = {(u.order_line_id, u.unit_index): u for u in Entitlement.objects.select_for_update().filter(order_line_id__in=ids)}
+        to_revoke: list[int] = []
+        stubs: list[Entitlement] = []
+        changed_lines: dict[int, int] = {}
+        for line in lines:
+            for index in range(line.quantity):
+                unit = units.get((line.pk, index))
+                if unit is None:
+                    stubs.append(Entitlement(
+                        user_id=orders[str(line.order_id)].user_id, order_id=line.order_id, order_line=line, unit_index=index,
+                        kind=line.product.kind, product=line.product, exhibitor_id=line.exhibitor_id, slot_id=line.slot_id,
+                        status=EntitlementStatus.REVOKED, revoked_at=now, revoke_reason=reason[:40]))
+                elif unit.status == EntitlementStatus.ACTIVE:
+                    to_revoke.append(unit.pk)
+                else:
+                    continue
+                changed_lines[line.pk] = changed_lines.get(line.pk, 0) + 1
+        if to_revoke:
+            # A fresh nonce kills every download token and access link minted before.
+            for pk in to_revoke:
+                Entitlement.objects.filter(pk=pk).update(status=EntitlementStatus.REVOKED, revoked_at=now,
+                                                         revoke_reason=reason[:40], nonce=new_nonce())
+        if stubs:
+            Entitlement.objects.bulk_create(stubs)
+        slots: dict[int, int] = {}
+        stock: dict[int, int] = {}
+        collectible_lines: list[int] = []
+        for line in lines:
+            count = changed_lines.get(line.pk, 0)
+            if not count:
+                continue
+            if line.product.kind == ProductKind.COLLECTIBLE:
+                collectible_lines.append(line.pk)
+            if line.slot_id is not None:
+                slots[line.slot_id] = slots.get(line.slot_id, 0) + count
+            if line.stock_held:
+                stock[line.product_id] = stock.get(line.product_id, 0) + min(count, line.stock_held)
+        edition_ids = order_services.order_lines_unlink_editions(line_ids=collectible_lines) if collectible_lines else []
+        if edition_ids:
+            catalog_services.inventory_restock_editions(edition_ids=edition_ids)
+        if slots or stock:
+            catalog_services.inventory_release(slots=slots, stock=stock)
+        product_ids = sorted({line.product_id for line in lines if line.pk in changed_lines})
+        slot_ids = sorted(slots)
+        transaction.on_commit(lambda: catalog_services.inventory_clear_flags(product_ids=product_ids, slot_ids=slot_ids))
+        by_exhibitor: dict[int, list[OrderLine]] = {}
+        for line in lines:
+            if line.pk in changed_lines:
+                by_exhibitor.setdefault(line.exhibitor_id, []).append(line)
+        for exhibitor_id, own in sorted(by_exhibitor.items()):
+            notification_enqueue(
+                kind="sale_refunded", exhibitor_id=exhibitor_id,
+                context={"order_number": orders[str(own[0].order_id)].number, "reason": reason,
+                         "lines": [{"line_id": line.pk, "title": line.title, "units": changed_lines[line.pk]} for line in own]},
+                dedupe_key=f"revoke:{exhibitor_id}:{','.join(str(line.pk) for line in own)}",
+            )
+    revoked = sum(changed_lines.values())
+    logger.info("revoked %s units of lines %s (%s)", revoked, ids, reason)
+    return revoked
+
+
+# --- Shopper actions -------------------------------------------------------------------------------
+
+
+def download_consume(*, token: str, user: Any, now: datetime | None = None) -> tuple[Entitlement, DownloadFile]:
+    """Check a download token and count one download.
+
+    Raises NotFound for a tampered or malformed token, another shopper's link or an unknown file;
+    LinkExpired past DOWNLOAD_LINK_TTL; EntitlementRevoked for a refunded item (its nonce
+    changed); DownloadsExhausted when none are left. Only a successful call counts, by a
+    conditional UPDATE (downloads_left > 0), so concurrent downloads cannot go below zero.
+    """
+    now = now or timezone.now()
+    signer = TimestampSigner(salt=DOWNLOAD_SALT)
+    try:
+        value = signer.unsign(token, max_age=settings.FULFILMENT["DOWNLOAD_LINK_TTL"])
+    except SignatureExpired:
+        raise LinkExpired() from None
+    except BadSignature:
+        raise NotFound() from None
+    try:
+        entitlement_id, file_id, nonce = value.split(".", 2)
+        entitlement = Entitlement.objects.get(pk=int(entitlement_id), kind=ProductKind.DOWNLOAD)
+    except (ValueError, Entitlement.DoesNotExist):
+        raise NotFound() from None
+    if entitlement.user_id != getattr(user, "pk", None):
+        raise NotFound()
+    if entitlement.status != EntitlementStatus.ACTIVE or not secrets.compare_digest(nonce, entitlement.nonce):
+        raise EntitlementRevoked()
+    if entitlement.download_expires_at is not None and entitlement.download_expires_at <= now:
+        raise LinkExpired()
+    download_file = DownloadFile.objects.filter(pk=int(file_id), product_id=entitlement.product_id).first()
+    if download_file is None:
+        raise NotFound()
+    if entitlement.downloads_left is not None:
+        counted = Entitlement.objects.filter(pk=entitlement.pk, status=EntitlementStatus.ACTIVE, nonce=nonce,
+                                             downloads_left__gt=0).update(downloads_left=F("downloads_left") - 1)
+        if not counted:
+            raise DownloadsExhausted()
+    return entitlement, download_file
+
+
+def pass_redeem(*, token: str, user: Any, now: datetime | None = None) -> Entitlement:
+    """Redeem a pass at the booth. For staff of the pass's exhibitor and operators.
+
+    Raises NotFound for a forged or malformed token or a pass of another exhibitor; PassRevoked;
+    PassNotValidNow outside its validity; AlreadyRedeemed the second time (a conditional UPDATE
+    on redeemed_at IS NULL decides, so two scanners racing redeem it once).
+    """
+    now = now or timezone.now()
+    entitlement_id = pass_token_read(token)
+    if entitlement_id is None:
+        raise NotFound()
+    entitlement = Entitlement.objects.filter(pk=entitlement_id, kind=ProductKind.PASS).select_related("product").first()
+    if entitlement is None or not can_access_exhibitor(user, entitlement.exhibitor_id):
+        raise NotFound()
+    if entitlement.status != EntitlementStatus.ACTIVE:
+        raise PassRevoked()
+    if (entitlement.valid_from and now < entitlement.valid_from) or (entitlement.valid_until and now >= entitlement.valid_until):
+        raise PassNotValidNow()
+    redeemed = Entitlement.objects.filter(pk=entitlement.pk, status=EntitlementStatus.ACTIVE, redeemed_at__isnull=True).update(
+        redeemed_at=now, redeemed_by=user)
+    if not redeemed:
+        entitlement.refresh_from_db(fields=["status", "redeemed_at"])
+        if entitlement.status != EntitlementStatus.ACTIVE:
+            raise PassRevoked()
+        raise AlreadyRedeemed(f"This pass was redeemed at {entitlement.redeemed_at.isoformat() if entitlement.redeemed_at else '?'}.")
+    entitlement.redeemed_at = now
+    entitlement.redeemed_by = user
+    return entitlement

@@ -1,0 +1,77 @@
+"""Outbox, webhook endpoints and the webhook delivery log in the admin.
+
+Exhibitor staff see and manage their own endpoints and see their own delivery log
+(ExhibitorScopedAdmin); the outbox is for operators only. Rows are written by services, so the
+log and the outbox are read-only here.
+"""
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from unfold.admin import ModelAdmin
+
+from apps.notifications.models import ExhibitorWebhookEndpoint, Notification, WebhookDelivery
+from marketplace.admin import ExhibitorScopedAdmin
+from marketplace.tenancy import is_operator
+
+
+@admin.register(ExhibitorWebhookEndpoint)
+class ExhibitorWebhookEndpointAdmin(ExhibitorScopedAdmin):
+    exhibitor_path = "exhibitor_id"
+    list_display = ("url", "exhibitor", "active", "consecutive_410s", "created_at")
+    list_filter = ("active",)
+    fields = ("exhibitor", "url", "secret", "active", "consecutive_410s")
+    readonly_fields = ("consecutive_410s",)
+
+    def save_model(self, request: HttpRequest, obj: ExhibitorWebhookEndpoint, form: Any, change: bool) -> None:
+        self.force_exhibitor(request, obj)
+        if obj.active:
+            obj.consecutive_410s = 0  # re-enabling starts a fresh count
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ExhibitorScopedAdmin):
+    exhibitor_path = "exhibitor_id"
+    exhibitor_field = None
+    list_display = ("event_id", "endpoint", "attempt", "response_status", "success", "duration_ms", "created_at")
+    list_filter = ("success",)
+    list_select_related = ("endpoint",)
+    search_fields = ("event_id",)
+    fields = ("event_id", "endpoint", "attempt", "success", "response_status", "duration_ms", "error", "request_body",
+              "response_body", "created_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(ModelAdmin):
+    list_display = ("kind", "channel", "recipient_email", "endpoint", "status", "attempts", "created_at", "sent_at")
+    list_filter = ("status", "kind", "channel")
+    search_fields = ("dedupe_key", "recipient_email")
+    fields = ("dedupe_key", "kind", "channel", "recipient_user", "recipient_email", "exhibitor", "endpoint", "language",
+              "context", "status", "attempts", "last_error", "next_attempt_at", "claimed_at", "sent_at", "created_at")
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Notification]:
+        queryset = super().get_queryset(request)
+        return queryset if is_operator(request.user) else queryset.none()
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_operator(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_operator(request.user)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

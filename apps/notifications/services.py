@@ -1,0 +1,307 @@
+"""Writes of the notification outbox: enqueue, send an email, deliver a webhook.
+
+Exactly-once effects on top of at-least-once tasks: a row is claimed (pending -> sending, attempt
+counted, committed) before the email or HTTP call and marked sent after it, so a repeated task
+finds `sent` and returns. Only a worker that dies between the external call and the commit that
+records it can cause a repeat; the sweep retries such a claim only after STALE_SENDING_SECONDS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from apps.notifications.models import (
+    EXHIBITOR_KINDS,
+    Channel,
+    ExhibitorWebhookEndpoint,
+    Notification,
+    NotificationKind,
+    NotificationStatus,
+    WebhookDelivery,
+)
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Expo-Signature"
+WEBHOOK_EVENT_TYPES: dict[str, str] = {
+    NotificationKind.NEW_SALE: "sale.created",
+    NotificationKind.SALE_REFUNDED: "sale.refunded",
+}
+
+
+def _conf(name: str) -> Any:
+    return settings.NOTIFICATIONS[name]
+
+
+# --- Enqueue ---------------------------------------------------------------------------------------
+
+
+def _operators() -> list[Any]:
+    user_model = get_user_model()
+    return list(
+        user_model.objects.filter(is_active=True)
+        .filter(Q(is_superuser=True) | Q(groups__name=settings.MARKETPLACE["OPERATORS_GROUP"]))
+        .distinct().order_by("id")
+    )
+
+
+def _exhibitor_staff(exhibitor_id: int) -> list[Any]:
+    user_model = get_user_model()
+    return list(user_model.objects.filter(is_active=True, exhibitor_memberships__exhibitor_id=exhibitor_id).distinct().order_by("id"))
+
+
+def notification_enqueue(*, kind: str, recipient_user_id: int | None = None, recipient_email: str | None = None,
+                         exhibitor_id: int | None = None, context: dict[str, Any], dedupe_key: str) -> list[int]:
+    """Write outbox rows for one event and send them after the current transaction commits.
+
+    Recipients: `recipient_user_id` (in their language) or `recipient_email`; for exhibitor kinds
+    (new_sale, sale_refunded) with `exhibitor_id`, every staff member of that exhibitor plus each
+    active webhook endpoint of it; for operator_attention without a recipient, every operator.
+    Each row's key is `dedupe_key` plus a recipient suffix, unique in the database: enqueueing the
+    same event again writes nothing and sends nothing twice (idempotent). `context` must be JSON
+    serialisable. Returns the ids of the unsent rows for this event.
+    """
+    if kind not in NotificationKind.values:
+        raise ValueError(f"Unknown notification kind {kind!r}.")
+    user_model = get_user_model()
+    rows: list[Notification] = []
+
+    def email_row(suffix: str, *, user: Any = None, email: str = "", language: str = "en") -> Notification:
+        return Notification(
+            dedupe_key=f"{dedupe_key}:{suffix}", kind=kind, channel=Channel.EMAIL, recipient_user=user,
+            recipient_email=user.email if user is not None else email, exhibitor_id=exhibitor_id,
+            language=getattr(user, "language", None) or language, context=context,
+        )
+
+    if recipient_user_id is not None:
+        user = user_model.objects.filter(pk=recipient_user_id).first()
+        if user is not None:
+            rows.append(email_row(f"u{user.pk}", user=user))
+    if recipient_email:
+        rows.append(email_row(f"e:{recipient_email.lower()}", email=recipient_email))
+    if kind in EXHIBITOR_KINDS and exhibitor_id is not None and recipient_user_id is None and not recipient_email:
+        rows.extend(email_row(f"u{user.pk}", user=user) for user in _exhibitor_staff(exhibitor_id))
+        rows.extend(
+            Notification(dedupe_key=f"{dedupe_key}:w{endpoint.pk}", kind=kind, channel=Channel.WEBHOOK, endpoint=endpoint,
+                         exhibitor_id=exhibitor_id, context=context)
+            for endpoint in ExhibitorWebhookEndpoint.objects.filter(exhibitor_id=exhibitor_id, active=True)
+        )
+    if kind == NotificationKind.OPERATOR_ATTENTION and recipient_user_id is None and not recipient_email:
+        rows.extend(email_row(f"u{user.pk}", user=user) for user in _operators())
+    if not rows:
+        logger.info("notification %s (%s) has no recipient", kind, dedupe_key)
+        return []
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    unsent = list(
+        Notification.objects.filter(dedupe_key__in=[r.dedupe_key for r in rows], status=NotificationStatus.PENDING)
+        .values_list("id", "channel")
+    )
+    for notification_id, channel in unsent:
+        _schedule_send(notification_id=notification_id, channel=channel)
+    return [notification_id for notification_id, _ in unsent]
+
+
+def _schedule_send(*, notification_id: int, channel: str, countdown: float | None = None) -> None:
+    """Enqueue the sender after commit; a broker error is logged (the sweep sends it later)."""
+    name = "notifications.webhook_deliver" if channel == Channel.WEBHOOK else "notifications.send"
+
+    def send() -> None:
+        from config.celery import app
+
+        try:
+            app.send_task(name, kwargs={"notification_id": notification_id}, countdown=countdown,
+                          retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5})
+        except Exception:
+            logger.warning("enqueue of %s(%s) failed; the sweep will retry", name, notification_id, exc_info=True)
+
+    transaction.on_commit(send)
+
+
+# --- Claiming --------------------------------------------------------------------------------------
+
+
+def _claim(*, notification_id: int, channel: str, now: Any) -> Notification | None:
+    """pending (due) -> sending, attempts + 1, committed. None if sent, failed, not due or claimed."""
+    with transaction.atomic():
+        claimed = Notification.objects.filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+            pk=notification_id, channel=channel, status=NotificationStatus.PENDING,
+        ).update(status=NotificationStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now)
+    if not claimed:
+        return None
+    return Notification.objects.select_related("recipient_user", "endpoint").get(pk=notification_id)
+
+
+def _finish(notification: Notification, *, ok: bool, error: str = "", retry: bool = True) -> None:
+    """Record the outcome of an attempt; schedule the next one with exponential backoff."""
+    now = timezone.now()
+    with transaction.atomic():
+        if ok:
+            Notification.objects.filter(pk=notification.pk).update(
+                status=NotificationStatus.SENT, sent_at=now, last_error="", next_attempt_at=None)
+            return
+        if retry and notification.attempts < _conf("MAX_ATTEMPTS"):
+            delay = min(_conf("RETRY_BASE_SECONDS") * 2 ** (notification.attempts - 1), _conf("RETRY_MAX_SECONDS"))
+            Notification.objects.filter(pk=notification.pk).update(
+                status=NotificationStatus.PENDING, last_error=error[:2000], next_attempt_at=now + timedelta(seconds=delay))
+            _schedule_send(notification_id=notification.pk, channel=notification.channel, countdown=delay)
+        else:
+            Notification.objects.filter(pk=notification.pk).update(status=NotificationStatus.FAILED, last_error=error[:2000])
+    logger.warning("notification %s attempt %s failed: %s", notification.pk, notification.attempts, error[:200])
+
+
+# --- Email -----------------------------------------------------------------------------------------
+
+
+def render_email(*, kind: str, language: str, context: dict[str, Any]) -> tuple[str, str]:
+    """(subject, body) from `notifications/email/<language>/<kind>.txt`: first line is the subject."""
+    lang = "zh-hans" if language.lower().startswith("zh") else "en"
+    with translation.override(lang):
+        text = render_to_string(f"notifications/email/{lang}/{kind}.txt", context)
+    subject, _, body = text.strip().partition("\n")
+    return subject.strip(), body.strip() + "\n"
+
+
+def notification_send(*, notification_id: int) -> bool:
+    """Send one email notification. Idempotent: a row already sent (or being sent) is left alone.
+
+    Returns True if this call sent it. A mail backend error is recorded and retried with backoff
+    up to MAX_ATTEMPTS, then the row is marked failed. Never raises for delivery problems.
+    """
+    notification = _claim(notification_id=notification_id, channel=Channel.EMAIL, now=timezone.now())
+    if notification is None:
+        return False
+    try:
+        subject, body = render_email(kind=notification.kind, language=notification.language, context=notification.context)
+        message = EmailMultiAlternatives(subject=subject, body=body, to=[notification.recipient_email],
+                                         headers={"X-Expo-Notification": notification.dedupe_key})
+        message.send()
+    except Exception as exc:  # any backend failure: retry later, the outbox keeps the row
+        _finish(notification, ok=False, error=f"{type(exc).__name__}: {exc}")
+        return False
+    _finish(notification, ok=True)
+    return True
+
+
+# --- Webhooks --------------------------------------------------------------------------------------
+
+
+def webhook_sign(*, secret: str, timestamp: int, body: bytes) -> str:
+    """The X-Expo-Signature value: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>`."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def webhook_verify(*, secret: str, header: str, body: bytes, tolerance: int = 300, now: float | None = None) -> bool:
+    """What a receiver does: check the signature and that the timestamp is recent."""
+    try:
+        parts = dict(item.split("=", 1) for item in header.split(","))
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs((now or time.time()) - timestamp) > tolerance:
+        return False
+    expected = webhook_sign(secret=secret, timestamp=timestamp, body=body).split("v1=", 1)[1]
+    return hmac.compare_digest(expected, parts.get("v1", ""))
+
+
+def webhook_deliver(*, notification_id: int) -> bool:
+    """POST one webhook notification to its endpoint, signed; log the attempt.
+
+    Idempotent like `notification_send`. 2xx: sent, the endpoint's 410 counter resets. 410: not
+    retried, and the endpoint is disabled after WEBHOOK_DISABLE_AFTER_410S in a row. Other
+    answers and network errors: retried with exponential backoff, then failed. An inactive
+    endpoint fails the row without a request. No lock is held during the HTTP call.
+    """
+    notification = _claim(notification_id=notification_id, channel=Channel.WEBHOOK, now=timezone.now())
+    if notification is None:
+        return False
+    endpoint = notification.endpoint
+    assert endpoint is not None  # a database constraint guarantees it for webhook rows
+    if not endpoint.active:
+        _finish(notification, ok=False, error="endpoint disabled", retry=False)
+        return False
+    event_id = notification.dedupe_key
+    body = json.dumps({
+        "id": event_id, "type": WEBHOOK_EVENT_TYPES.get(notification.kind, notification.kind),
+        "created": int(notification.created_at.timestamp()), "data": notification.context,
+    }, separators=(",", ":"), sort_keys=True).encode()
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json", "User-Agent": "ExpoMarketplace-Webhooks/1",
+        SIGNATURE_HEADER: webhook_sign(secret=endpoint.secret, timestamp=timestamp, body=body),
+        "X-Expo-Event-Id": event_id,
+    }
+    started = time.monotonic()
+    status: int | None = None
+    response_text = ""
+    error = ""
+    try:
+        response = requests.post(endpoint.url, data=body, headers=headers, timeout=_conf("WEBHOOK_TIMEOUT_SECONDS"),
+                                 allow_redirects=False)
+        status = response.status_code
+        response_text = response.text[:2000]
+    except requests.RequestException as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    ok = status is not None and 200 <= status < 300
+    try:
+        WebhookDelivery.objects.create(
+            notification=notification, endpoint=endpoint, exhibitor_id=endpoint.exhibitor_id, attempt=notification.attempts,
+            event_id=event_id, request_body=body.decode(), response_status=status, response_body=response_text,
+            error=error, duration_ms=int((time.monotonic() - started) * 1000), success=ok,
+        )
+    except IntegrityError:  # the endpoint was deleted meanwhile
+        logger.warning("webhook delivery log for %s not written", notification.pk)
+    if ok:
+        ExhibitorWebhookEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_410s=0)
+        _finish(notification, ok=True)
+        return True
+    if status == 410:
+        with transaction.atomic():
+            ExhibitorWebhookEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_410s=F("consecutive_410s") + 1)
+            ExhibitorWebhookEndpoint.objects.filter(
+                pk=endpoint.pk, consecutive_410s__gte=_conf("WEBHOOK_DISABLE_AFTER_410S"),
+            ).update(active=False)
+        _finish(notification, ok=False, error="410 Gone", retry=False)
+        return False
+    _finish(notification, ok=False, error=error or f"HTTP {status}")
+    return False
+
+
+# --- Sweep -----------------------------------------------------------------------------------------
+
+
+def notifications_sweep_pending(*, now: Any = None, stale_after: timedelta | None = None, limit: int = 500) -> int:
+    """Re-enqueue due pending rows and rows claimed so long ago that their worker must be gone.
+
+    A stale `sending` row goes back to pending first (conditionally, so a concurrent finish wins).
+    Idempotent: enqueueing a row twice sends it once. Returns how many rows were enqueued.
+    """
+    now = now or timezone.now()
+    stale_after = stale_after if stale_after is not None else timedelta(seconds=_conf("STALE_SENDING_SECONDS"))
+    with transaction.atomic():
+        Notification.objects.filter(status=NotificationStatus.SENDING, claimed_at__lte=now - stale_after).update(
+            status=NotificationStatus.PENDING, next_attempt_at=None)
+        due = list(
+            Notification.objects.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+                                        status=NotificationStatus.PENDING)
+            .order_by("created_at").values_list("id", "channel")[:limit]
+        )
+        for notification_id, channel in due:
+            _schedule_send(notification_id=notification_id, channel=channel)
+    return len(due)

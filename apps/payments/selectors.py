@@ -1,0 +1,87 @@
+"""Reads for payments: the ledger report.
+
+Per order, every fen is accounted for: capture = (transfer − transfer_reversal) + commission +
+refund. An order whose payouts are still waiting (an exhibitor not onboarded, a transfer in
+flight) is reported `open` with what is outstanding; anything else that does not add up is a
+`mismatch`.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Sum
+
+from apps.payments.models import LedgerEntry, Transfer, TransferReversal, TransferStatus
+
+WAITING = (TransferStatus.PENDING, TransferStatus.AWAITING_ACCOUNT, TransferStatus.SENDING)
+
+
+@dataclass
+class OrderBalance:
+    order_id: Any
+    currency: str
+    capture: int = 0
+    refund: int = 0
+    transfer: int = 0
+    transfer_reversal: int = 0
+    commission: int = 0
+    status: str = "balanced"
+
+    @property
+    def difference(self) -> int:
+        return self.capture - (self.transfer - self.transfer_reversal) - self.commission - self.refund
+
+
+@dataclass
+class LedgerReport:
+    since: datetime | None
+    until: datetime | None
+    orders: list[OrderBalance] = field(default_factory=list)
+    totals: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def unbalanced(self) -> list[OrderBalance]:
+        return [o for o in self.orders if o.status != "balanced"]
+
+    @property
+    def mismatched(self) -> list[OrderBalance]:
+        return [o for o in self.orders if o.status == "mismatch"]
+
+
+def ledger_order_balance(*, order_id: Any) -> OrderBalance:
+    """One order's ledger sums and whether they balance (all its entries, whatever their date)."""
+    report = ledger_report(order_ids=[order_id])
+    return report.orders[0] if report.orders else OrderBalance(order_id=order_id, currency="")
+
+
+def ledger_report(*, since: datetime | None = None, until: datetime | None = None,
+                  order_ids: list[Any] | None = None) -> LedgerReport:
+    """Balances of every order with a ledger movement in [since, until). Each such order is summed
+    over all its entries (a refund next month still belongs to this month's sale). Totals per
+    currency and kind cover only the period's entries."""
+    period = LedgerEntry.objects.all()
+    if since is not None:
+        period = period.filter(created_at__gte=since)
+    if until is not None:
+        period = period.filter(created_at__lt=until)
+    if order_ids is not None:
+        period = period.filter(order_id__in=order_ids)
+    totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in period.values("currency", "kind").annotate(total=Sum("amount")):
+        totals[row["currency"]][row["kind"]] = row["total"]
+    ids = set(period.values_list("order_id", flat=True).distinct())
+    balances: dict[Any, OrderBalance] = {}
+    for row in (LedgerEntry.objects.filter(order_id__in=ids).values("order_id", "currency", "kind")
+                .annotate(total=Sum("amount")).order_by("order_id")):
+        balance = balances.setdefault(row["order_id"], OrderBalance(order_id=row["order_id"], currency=row["currency"]))
+        setattr(balance, row["kind"], getattr(balance, row["kind"]) + row["total"])
+    waiting = set(Transfer.objects.filter(order_id__in=ids, status__in=WAITING).values_list("order_id", flat=True))
+    waiting |= set(TransferReversal.objects.filter(transfer__order_id__in=ids, status=TransferStatus.PENDING)
+                   .values_list("transfer__order_id", flat=True))
+    for balance in balances.values():
+        if balance.difference != 0:
+            balance.status = "open" if balance.order_id in waiting and balance.difference > 0 else "mismatch"
+    return LedgerReport(since=since, until=until, orders=sorted(balances.values(), key=lambda b: str(b.order_id)),
+                        totals={cur: dict(kinds) for cur, kinds in totals.items()})

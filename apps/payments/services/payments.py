@@ -1,0 +1,199 @@
+"""Payment attempts: creation with the provider, and applying the provider's state to our rows.
+
+The provider is always called outside any transaction (the row is written first, its id is the
+idempotency key; the provider is called; the result is stored), DESIGN.md habit 4.
+`payment_sync` is the one way a payment's outcome reaches an order: webhooks, the simulate
+endpoint and the reconciliation sweep all end there, and it re-reads the provider rather than
+trusting an event body.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from apps.payments.models import OPEN_STATUSES, Payment, PaymentStatus, Refund, RefundKind, RefundStatus
+from apps.payments.providers import PaymentProviderError, PaymentState, get_provider
+from apps.payments.services.common import enqueue_after_commit, ledger_write, raise_to_operators
+
+if TYPE_CHECKING:
+    from apps.orders.models import Order
+
+logger = structlog.get_logger(__name__)
+
+
+def payment_create_for_order(*, order: "Order") -> Payment:
+    """Create a new payment attempt for the order's total with the configured provider.
+
+    Preconditions: the order is committed and pending payment (checked by the caller); not called
+    inside a transaction. Not idempotent: each call is a new attempt (whose provider call is
+    idempotent on the attempt's id). Raises PaymentProviderError when the provider fails; the
+    attempt then stays `created` without a client secret, and a later call makes a new attempt.
+    """
+    provider = get_provider()
+    with transaction.atomic():
+        attempt = (Payment.objects.filter(order=order).aggregate(n=Max("attempt"))["n"] or 0) + 1
+        payment = Payment.objects.create(
+            order=order, attempt=attempt, provider=provider.name, amount=order.total, currency=order.currency,
+        )
+    result = provider.create_payment(payment_id=payment.pk, amount=payment.amount, currency=payment.currency,
+                                     order_number=order.number, order_id=str(order.pk))
+    payment.provider_reference = result.reference
+    payment.client_secret = result.client_secret
+    payment.status = result.status if result.status != PaymentStatus.SUCCEEDED else PaymentStatus.PROCESSING
+    payment.save(update_fields=["provider_reference", "client_secret", "status", "updated_at"])
+    return payment
+
+
+def payment_get_or_create_for_order(*, order: "Order") -> Payment:
+    """The order's open payment with a client secret, or a new attempt if there is none.
+
+    Idempotent while an open attempt exists. Raises PaymentProviderError like
+    `payment_create_for_order`.
+    """
+    current = Payment.objects.filter(order=order, status__in=OPEN_STATUSES).exclude(client_secret="").order_by("-attempt").first()
+    if current is not None:
+        return current
+    return payment_create_for_order(order=order)
+
+
+def payment_try_create_for_order(*, order: "Order") -> Payment | None:
+    """`payment_create_for_order`, but a provider failure is logged and answered with None: the
+    order and its hold stand, and the shopper retries through POST /orders/{id}/payment."""
+    try:
+        return payment_create_for_order(order=order)
+    except PaymentProviderError:
+        logger.warning("payment_create_failed", order_id=str(order.pk), exc_info=True)
+        return None
+
+
+def payment_sync(*, payment_id: int) -> str:
+    """Re-read the payment from its provider and apply that state (see `payment_apply_state`).
+
+    Must not run inside a transaction (the provider is called first). Raises PaymentProviderError
+    if the provider cannot be read. Idempotent.
+    """
+    payment = Payment.objects.get(pk=payment_id)
+    if not payment.provider_reference:
+        return "no_reference"
+    state = get_provider(payment.provider).retrieve_payment(reference=payment.provider_reference)
+    return payment_apply_state(payment_id=payment_id, state=state)
+
+
+def _void(*, order: "Order", payment: Payment, amount: int, reason: str) -> Refund:
+    """The payment bought nothing: refund it whole after commit and tell operators."""
+    refund, _ = Refund.objects.get_or_create(
+        payment=payment, kind=RefundKind.VOID,
+        defaults={"order": order, "amount": amount, "currency": payment.currency, "reason": reason},
+    )
+    enqueue_after_commit("payments.refund_send", refund_id=refund.pk)
+    raise_to_operators(reason=reason, dedupe_key=f"payment-void:{payment.pk}", order_id=order.pk, payment_id=payment.pk,
+                       context={"order_number": order.number, "refund_id": refund.pk})
+    return refund
+
+
+def _paid(order: "Order", payment: Payment, *, late: bool) -> None:
+    from apps.fulfilment.services import fulfilment_schedule
+    from apps.orders import services as order_services
+
+    payload = {"payment_id": payment.pk, "provider": payment.provider, "reference": payment.provider_reference}
+    if late:
+        order_services.order_mark_paid_late(order_id=order.pk, payload=payload)
+    else:
+        order_services.order_mark_paid(order_id=order.pk, payload=payload)
+    fulfilment_schedule(order_id=str(order.pk))  # type: ignore[arg-type]  # order ids are UUIDs
+    enqueue_after_commit("payments.transfers_create", order_id=str(order.pk))
+
+
+def payment_apply_state(*, payment_id: int, state: PaymentState, now: Any = None) -> str:
+    """Bring a payment (and its order) in line with the provider's current state.
+
+    Locks the order, then the payment (the fixed order every payments service uses), so a
+    duplicate event, a late or out-of-order one, the reconciliation sweep and the shopper's own
+    confirmation all serialise here and the second one finds the work done. On success, once per
+    payment: the payment becomes succeeded, the capture is written to the ledger, and
+    - a pending order becomes paid (holds sold), fulfilment and payouts are scheduled after commit;
+    - an expired or cancelled order re-claims its inventory and becomes paid if all of it is still
+      free; otherwise the payment is refunded automatically and raised to operators;
+    - an order paid already (another attempt) or otherwise closed: refunded and raised likewise.
+    A failure or cancellation only marks the payment: the order stays payable until it expires.
+    Returns a short outcome label. Idempotent.
+    """
+    from apps.orders.models import Order, OrderStatus
+    from marketplace.errors import LimitExceeded, SlotFull, SoldOut
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        order_id = Payment.objects.values_list("order_id", flat=True).get(pk=payment_id)
+        order = Order.objects.select_for_update().get(pk=order_id)
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        if payment.status == PaymentStatus.SUCCEEDED:
+            return "already_succeeded"
+        if state.status != PaymentStatus.SUCCEEDED:
+            if payment.status != state.status or (state.failure_message and not payment.failure_message):
+                payment.status = state.status
+                payment.failure_message = state.failure_message or payment.failure_message
+                payment.save(update_fields=["status", "failure_message", "updated_at"])
+            return state.status
+        payment.status = PaymentStatus.SUCCEEDED
+        payment.charge_reference = state.charge_reference
+        payment.succeeded_at = now
+        payment.save(update_fields=["status", "charge_reference", "succeeded_at", "updated_at"])
+        ledger_write(key=f"capture:{payment.pk}", kind="capture", order_id=order.pk, amount=state.amount,
+                     currency=state.currency)
+        if state.amount != payment.amount or state.currency != payment.currency:
+            _void(order=order, payment=payment, amount=state.amount,
+                  reason=f"Captured {state.amount} {state.currency}, expected {payment.amount} {payment.currency}.")
+            return "voided_mismatch"
+        if order.status == OrderStatus.PENDING_PAYMENT:
+            _paid(order, payment, late=False)
+            return "paid"
+        if order.status in (OrderStatus.EXPIRED, OrderStatus.CANCELLED):
+            try:
+                with transaction.atomic():
+                    _paid(order, payment, late=True)
+                return "paid_late"
+            except (SoldOut, SlotFull, LimitExceeded) as exc:
+                _void(order=order, payment=payment, amount=state.amount,
+                      reason=f"Payment arrived for {order.status} order {order.number}; inventory gone ({exc.detail}). "
+                             "Refunded automatically.")
+                return "voided_inventory_gone"
+        _void(order=order, payment=payment, amount=state.amount,
+              reason=f"Second payment for order {order.number} ({order.status}); refunded automatically.")
+        return "voided_duplicate"
+
+
+def payment_paying_order(*, order_id: Any) -> Payment | None:
+    """The succeeded payment that bought the order (not a voided one), if any."""
+    return (Payment.objects.filter(order_id=order_id, status=PaymentStatus.SUCCEEDED)
+            .exclude(refunds__kind=RefundKind.VOID).order_by("succeeded_at", "pk").first())
+
+
+__all__ = ["RefundStatus", "payment_apply_state", "payment_create_for_order", "payment_get_or_create_for_order",
+           "payment_paying_order", "payment_sync", "payment_try_create_for_order"]
+
+
+def payment_simulate(*, order: "Order", outcome: str) -> Payment:
+    """The simulated provider's stand-in for the shopper paying: store a simulated event for the
+    order's open payment in the webhook inbox and enqueue its processing, exactly like a Stripe
+    webhook. Raises NotFound unless the simulated provider is active, InvalidState unless the
+    order is pending payment, ValidationFailed for an unknown outcome. Idempotent per (payment,
+    outcome). Not inside a transaction (may create the payment attempt)."""
+    from apps.orders.models import OrderStatus
+    from apps.payments.providers import configured_provider_name
+    from apps.payments.services.webhooks import webhook_record_simulated
+    from marketplace.errors import InvalidState, NotFound, ValidationFailed
+
+    if configured_provider_name() != "simulated":
+        raise NotFound()
+    if outcome not in ("succeeded", "failed"):
+        raise ValidationFailed("outcome must be 'succeeded' or 'failed'.", attr="outcome")
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        raise InvalidState(f"Order {order.number} is {order.status}; there is nothing to pay.")
+    payment = payment_get_or_create_for_order(order=order)
+    if payment.provider != "simulated":
+        payment = payment_create_for_order(order=order)
+    webhook_record_simulated(payment=payment, outcome=outcome)
+    return payment

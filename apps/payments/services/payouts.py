@@ -1,0 +1,251 @@
+"""Exhibitor payouts through Stripe Connect: onboarding, one transfer per exhibitor per order,
+and reversals when refunds take sales back.
+
+`payouts_settle_order` converges an order's payouts on what is due, whatever happened before:
+due to an exhibitor = its lines' total − its share of succeeded refunds; commission =
+round-half-up(due × commission_bps / 10000); transfer = due − commission. A transfer not yet
+sent is sized when it is sent; a sent one is corrected by a reversal of the difference (and the
+commission given back with it). Rows are claimed in short transactions and the provider is called
+after commit with the row id as idempotency key, so a crash or a concurrent run never pays twice.
+"""
+
+from typing import Any
+
+import structlog
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from apps.payments.models import (
+    ConnectAccount,
+    ConnectStatus,
+    Payment,
+    Refund,
+    RefundAllocation,
+    RefundKind,
+    RefundStatus,
+    Transfer,
+    TransferReversal,
+    TransferStatus,
+)
+from apps.payments.providers import PaymentProviderError, configured_provider_name, get_provider
+from apps.payments.services.common import commission_of, enqueue_after_commit, ledger_write, raise_to_operators
+
+logger = structlog.get_logger(__name__)
+
+OPEN_TRANSFER = (TransferStatus.PENDING, TransferStatus.AWAITING_ACCOUNT)
+
+
+# --- Connect onboarding ----------------------------------------------------------------------------
+
+
+def connect_onboarding_start(*, exhibitor_id: int, actor: Any = None) -> ConnectAccount:
+    """Create the exhibitor's Express account (once) and a fresh onboarding link to hand over.
+
+    Not inside a transaction (the provider is called). The account creation is idempotent on the
+    exhibitor id; each call numbers a new link. Raises PaymentProviderError.
+    """
+    from apps.exhibitors.models import Exhibitor
+
+    exhibitor = Exhibitor.objects.get(pk=exhibitor_id)
+    account = ConnectAccount.objects.filter(exhibitor=exhibitor).first()
+    provider = get_provider(account.provider if account else configured_provider_name())
+    if account is None:
+        reference = provider.create_account(exhibitor_id=exhibitor.pk, email=exhibitor.contact_email, country="")
+        try:
+            account = ConnectAccount.objects.create(exhibitor=exhibitor, provider=provider.name,
+                                                    account_reference=reference)
+        except IntegrityError:  # a concurrent call created it (same reference: idempotent creation)
+            account = ConnectAccount.objects.get(exhibitor=exhibitor)
+    with transaction.atomic():
+        account = ConnectAccount.objects.select_for_update().get(pk=account.pk)
+        account.links_created += 1
+        account.save(update_fields=["links_created", "updated_at"])
+        attempt = account.links_created
+    url = provider.create_account_link(account_reference=account.account_reference, exhibitor_id=exhibitor.pk,
+                                       attempt=attempt)
+    ConnectAccount.objects.filter(pk=account.pk).update(onboarding_url=url, updated_at=timezone.now())
+    logger.info("connect_onboarding_started", exhibitor_id=exhibitor.pk, account=account.account_reference)
+    connect_account_sync(account_id=account.pk)
+    account.refresh_from_db()
+    return account
+
+
+def connect_account_sync(*, account_id: int) -> str:
+    """Re-read the account; when payouts become enabled, settle that exhibitor's waiting payouts.
+    Not inside a transaction. Idempotent."""
+    account = ConnectAccount.objects.get(pk=account_id)
+    state = get_provider(account.provider).retrieve_account(reference=account.account_reference)
+    status = (ConnectStatus.ENABLED if state.payouts_enabled
+              else ConnectStatus.RESTRICTED if state.details_submitted else ConnectStatus.PENDING)
+    with transaction.atomic():
+        changed = ConnectAccount.objects.filter(pk=account.pk).exclude(status=status).update(status=status,
+                                                                                            updated_at=timezone.now())
+        if changed and status == ConnectStatus.ENABLED:
+            waiting = (Transfer.objects.filter(exhibitor_id=account.exhibitor_id, status__in=OPEN_TRANSFER)
+                       .values_list("order_id", flat=True).distinct())
+            for order_id in waiting:
+                enqueue_after_commit("payments.transfers_create", order_id=str(order_id))
+    return str(status)
+
+
+# --- Transfers -------------------------------------------------------------------------------------
+
+
+def _due(order_id: Any, exhibitor_id: int, bps: int) -> tuple[int, int]:
+    """(gross due, commission) for an exhibitor's lines of an order, after succeeded refunds."""
+    from apps.orders.models import OrderLine
+
+    gross = OrderLine.objects.filter(order_id=order_id, exhibitor_id=exhibitor_id).aggregate(t=Sum("total"))["t"] or 0
+    refunded = (RefundAllocation.objects.filter(refund__order_id=order_id, refund__kind=RefundKind.ORDER,
+                                                refund__status=RefundStatus.SUCCEEDED, exhibitor_id=exhibitor_id)
+                .aggregate(t=Sum("amount"))["t"] or 0)
+    due = max(gross - refunded, 0)
+    return due, commission_of(due, bps)
+
+
+def payouts_settle_order(*, order_id: Any) -> dict[str, int]:
+    """Create, size, send and correct the order's transfers so each exhibitor holds what is due.
+
+    Preconditions: not inside a transaction. Does nothing until the order has a captured paying
+    payment. Transfers wait (awaiting_account) for exhibitors without an enabled Connect account.
+    Returns counts of provider calls made. Idempotent; safe to run concurrently.
+    """
+    from apps.exhibitors.models import Exhibitor
+    from apps.orders.models import OrderLine
+    from apps.payments.services.payments import payment_paying_order
+
+    payment = payment_paying_order(order_id=order_id)
+    if payment is None:
+        return {"transfers": 0, "reversals": 0}
+    exhibitor_ids = sorted(set(OrderLine.objects.filter(order_id=order_id).values_list("exhibitor_id", flat=True)))
+    to_send: list[int] = []
+    reversals: list[int] = []
+    for exhibitor_id in exhibitor_ids:
+        exhibitor = Exhibitor.objects.get(pk=exhibitor_id)
+        with transaction.atomic():
+            Transfer.objects.bulk_create(
+                [Transfer(order_id=order_id, exhibitor_id=exhibitor_id, payment=payment, currency=payment.currency)],
+                ignore_conflicts=True,
+            )
+            transfer = Transfer.objects.select_for_update().get(order_id=order_id, exhibitor_id=exhibitor_id)
+            due, commission = _due(order_id, exhibitor_id, exhibitor.commission_bps)
+            if transfer.status in OPEN_TRANSFER:
+                account = ConnectAccount.objects.filter(exhibitor_id=exhibitor_id, status=ConnectStatus.ENABLED).first()
+                if due <= 0:
+                    transfer.status = TransferStatus.NOTHING_DUE
+                elif account is None:
+                    transfer.status = TransferStatus.AWAITING_ACCOUNT
+                else:
+                    transfer.gross, transfer.commission, transfer.amount = due, commission, due - commission
+                    transfer.destination = account.account_reference
+                    transfer.status = TransferStatus.SENDING
+                    to_send.append(transfer.pk)
+                transfer.save(update_fields=["status", "gross", "commission", "amount", "destination", "updated_at"])
+            elif transfer.status in (TransferStatus.SENDING, TransferStatus.SENT):
+                reversal = _claim_reversal(transfer, due, commission)
+                if reversal is not None:
+                    reversals.append(reversal)
+    sent = sum(1 for transfer_id in to_send if transfer_send(transfer_id=transfer_id) == TransferStatus.SENT)
+    reversed_ = sum(1 for reversal_id in reversals if reversal_send(reversal_id=reversal_id) == TransferStatus.SENT)
+    return {"transfers": sent, "reversals": reversed_}
+
+
+def _claim_reversal(transfer: Transfer, due: int, commission: int) -> int | None:
+    """Under the transfer's lock: the reversal that brings it down to `due`, if one is needed."""
+    taken = transfer.reversals.exclude(status=TransferStatus.FAILED).aggregate(
+        amount=Sum("amount"), commission=Sum("commission_returned"))
+    net_now = transfer.amount - (taken["amount"] or 0)
+    commission_now = transfer.commission - (taken["commission"] or 0)
+    net_due = due - commission
+    if net_now <= net_due and commission_now <= commission:
+        return None
+    refund = (Refund.objects.filter(order_id=transfer.order_id, status=RefundStatus.SUCCEEDED, kind=RefundKind.ORDER,
+                                    allocations__exhibitor_id=transfer.exhibitor_id)
+              .exclude(reversals__transfer=transfer).order_by("-pk").first())
+    if refund is None:
+        return None
+    reversal = TransferReversal.objects.create(transfer=transfer, refund=refund, amount=max(net_now - net_due, 0),
+                                               commission_returned=max(commission_now - commission, 0))
+    return reversal.pk
+
+
+def transfer_send(*, transfer_id: int) -> str:
+    """Send a claimed (`sending`) transfer: amount to the exhibitor's account, `transfer_group` =
+    the order id, `source_transaction` = the charge. Not inside a transaction. Idempotent on the
+    transfer id; an outage leaves it `sending` for the reconciliation sweep."""
+    transfer = Transfer.objects.select_related("payment").get(pk=transfer_id)
+    if transfer.status != TransferStatus.SENDING:
+        return str(transfer.status)
+    reference = None
+    if transfer.amount > 0:
+        try:
+            result = get_provider(transfer.payment.provider).create_transfer(
+                transfer_id=transfer.pk, amount=transfer.amount, currency=transfer.currency,
+                destination=transfer.destination, transfer_group=str(transfer.order_id),
+                source_transaction=transfer.payment.charge_reference,
+            )
+            reference = result.reference
+        except PaymentProviderError as exc:
+            if exc.retryable:
+                logger.warning("transfer_send_unknown", transfer_id=transfer_id, error=str(exc))
+                return TransferStatus.SENDING
+            Transfer.objects.filter(pk=transfer_id, status=TransferStatus.SENDING).update(
+                status=TransferStatus.FAILED, failure_message=str(exc)[:500])
+            raise_to_operators(reason=f"Transfer {transfer_id} failed: {exc}", dedupe_key=f"transfer-failed:{transfer_id}",
+                               order_id=transfer.order_id, payment_id=transfer.payment_id)
+            return TransferStatus.FAILED
+    with transaction.atomic():
+        transfer = Transfer.objects.select_for_update().get(pk=transfer_id)
+        if transfer.status != TransferStatus.SENDING:
+            return str(transfer.status)
+        transfer.status = TransferStatus.SENT
+        transfer.provider_reference = reference
+        transfer.save(update_fields=["status", "provider_reference", "updated_at"])
+        ledger_write(key=f"transfer:{transfer.pk}", kind="transfer", order_id=transfer.order_id, amount=transfer.amount,
+                     currency=transfer.currency, exhibitor_id=transfer.exhibitor_id)
+        ledger_write(key=f"commission:{transfer.pk}", kind="commission", order_id=transfer.order_id,
+                     amount=transfer.commission, currency=transfer.currency, exhibitor_id=transfer.exhibitor_id)
+    for reversal_id in transfer.reversals.filter(status=TransferStatus.PENDING).values_list("pk", flat=True):
+        reversal_send(reversal_id=reversal_id)
+    return TransferStatus.SENT
+
+
+def reversal_send(*, reversal_id: int) -> str:
+    """Send a pending reversal once its transfer is sent. Not inside a transaction. Idempotent on
+    the reversal id; an outage leaves it pending for the reconciliation sweep."""
+    reversal = TransferReversal.objects.select_related("transfer__payment").get(pk=reversal_id)
+    transfer = reversal.transfer
+    if reversal.status != TransferStatus.PENDING or transfer.status != TransferStatus.SENT:
+        return str(reversal.status)
+    reference = None
+    if reversal.amount > 0:
+        try:
+            reference = get_provider(transfer.payment.provider).create_transfer_reversal(
+                reversal_id=reversal.pk, transfer_reference=transfer.provider_reference or "", amount=reversal.amount,
+            ).reference
+        except PaymentProviderError as exc:
+            if exc.retryable:
+                return TransferStatus.PENDING
+            TransferReversal.objects.filter(pk=reversal_id).update(status=TransferStatus.FAILED,
+                                                                   failure_message=str(exc)[:500])
+            raise_to_operators(reason=f"Transfer reversal {reversal_id} failed: {exc}",
+                               dedupe_key=f"reversal-failed:{reversal_id}", order_id=transfer.order_id,
+                               payment_id=transfer.payment_id)
+            return TransferStatus.FAILED
+    with transaction.atomic():
+        reversal = TransferReversal.objects.select_for_update().get(pk=reversal_id)
+        if reversal.status != TransferStatus.PENDING:
+            return str(reversal.status)
+        reversal.status = TransferStatus.SENT
+        reversal.provider_reference = reference
+        reversal.save(update_fields=["status", "provider_reference", "updated_at"])
+        ledger_write(key=f"transfer_reversal:{reversal.pk}", kind="transfer_reversal", order_id=transfer.order_id,
+                     amount=reversal.amount, currency=transfer.currency, exhibitor_id=transfer.exhibitor_id)
+        ledger_write(key=f"commission_returned:{reversal.pk}", kind="commission", order_id=transfer.order_id,
+                     amount=-reversal.commission_returned, currency=transfer.currency, exhibitor_id=transfer.exhibitor_id)
+    return TransferStatus.SENT
+
+
+__all__ = ["Payment", "connect_account_sync", "connect_onboarding_start", "payouts_settle_order", "reversal_send",
+           "transfer_send"]

@@ -1,0 +1,235 @@
+"""Refunds: recorded in a short transaction, sent to the provider outside any transaction with
+an idempotency key derived from the Refund id, then the outcome recorded in a second one.
+
+Never more than captured: the paying payment's row is locked while the sum of its open and
+succeeded refunds is checked, so two concurrent refunds cannot both pass the check.
+"""
+
+from collections import defaultdict
+from typing import Any
+
+import structlog
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from apps.payments.models import (
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundAllocation,
+    RefundKind,
+    RefundLine,
+    RefundStatus,
+)
+from apps.payments.providers import PaymentProviderError, ProviderObject, get_provider
+from apps.payments.services.common import enqueue_after_commit, ledger_write, notify, raise_to_operators
+from marketplace.errors import InvalidState, NotFound, PermissionDenied, ValidationFailed
+from marketplace.tenancy import exhibitor_ids_for, is_operator
+
+logger = structlog.get_logger(__name__)
+
+
+def _allocate(amount: int, remaining: dict[int, int]) -> dict[int, int]:
+    """Split `amount` over exhibitors in proportion to what each still has (largest remainder,
+    ties by exhibitor id), never more than an exhibitor's remaining."""
+    total = sum(remaining.values())
+    shares = {eid: amount * rem // total for eid, rem in remaining.items()} if total else {}
+    left = amount - sum(shares.values())
+    order = sorted(remaining, key=lambda eid: (-(amount * remaining[eid] % total) if total else 0, eid))
+    for eid in order:
+        if left <= 0:
+            break
+        if shares[eid] < remaining[eid]:
+            shares[eid] += 1
+            left -= 1
+    return {eid: share for eid, share in shares.items() if share > 0}
+
+
+def _refunded_by_exhibitor(order_id: Any) -> dict[int, int]:
+    rows = (RefundAllocation.objects.filter(refund__order_id=order_id, refund__kind=RefundKind.ORDER)
+            .exclude(refund__status=RefundStatus.FAILED).values("exhibitor_id").annotate(total=Sum("amount")))
+    return {row["exhibitor_id"]: row["total"] for row in rows}
+
+
+def refund_create(*, order_id: Any, actor: Any, line_ids: list[int] | None = None, amount: int | None = None,
+                  reason: str = "", send: bool = True) -> Refund:
+    """Refund whole lines (`line_ids`) or an amount of a paid order, and send it to the provider.
+
+    Operators may refund any lines or an amount; exhibitor staff only whole lines of their own
+    exhibitors (other lines answer NotFound, an amount refund PermissionDenied). Raises
+    InvalidState if the order is not paid/fulfilled/partially refunded, a line was refunded
+    already, or the refund would exceed what was captured; ValidationFailed for bad input.
+    Preconditions: not inside a transaction (the provider is called). Each call is a new refund;
+    the provider call itself is idempotent on the refund id. Returns the refund (succeeded,
+    pending if the provider's answer is unknown and will be retried, or failed).
+    """
+    from apps.orders.models import REFUNDABLE, Order
+
+    if (line_ids is None) == (amount is None):
+        raise ValidationFailed("Refund either lines or an amount.")
+    if amount is not None and amount <= 0:
+        raise ValidationFailed("The amount must be positive.", attr="amount")
+    operator = actor is None or is_operator(actor)
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status not in REFUNDABLE:
+            raise InvalidState(f"Order {order.number} is {order.status}; only paid orders are refunded.")
+        from apps.payments.services.payments import payment_paying_order
+
+        paying = payment_paying_order(order_id=order.pk)
+        if paying is None:
+            raise InvalidState(f"Order {order.number} has no captured payment.")
+        payment = Payment.objects.select_for_update().get(pk=paying.pk)
+        lines = list(order.lines.all())
+        allocations: dict[int, int] = defaultdict(int)
+        chosen = []
+        if line_ids is not None:
+            wanted = set(line_ids)
+            allowed = None if operator else exhibitor_ids_for(actor)
+            chosen = [line for line in lines if line.pk in wanted and (allowed is None or line.exhibitor_id in allowed)]
+            if not wanted or len(chosen) != len(wanted):
+                raise NotFound("No such order line.")
+            if RefundLine.objects.filter(line__in=chosen).exists():
+                raise InvalidState("A line of this refund was refunded already.")
+            for line in chosen:
+                allocations[line.exhibitor_id] += line.total
+            done = _refunded_by_exhibitor(order.pk)
+            for eid, share in allocations.items():
+                sold = sum(line.total for line in lines if line.exhibitor_id == eid)
+                if done.get(eid, 0) + share > sold:
+                    raise InvalidState("An earlier amount refund already took back part of these lines; "
+                                       "refund what is left by amount.")
+            amount = sum(line.total for line in chosen)
+        else:
+            if not operator:
+                raise PermissionDenied("Only operators refund an amount; exhibitor staff refund their lines.")
+            done = _refunded_by_exhibitor(order.pk)
+            gross: dict[int, int] = defaultdict(int)
+            for line in lines:
+                gross[line.exhibitor_id] += line.total
+            remaining = {eid: g - done.get(eid, 0) for eid, g in gross.items() if g - done.get(eid, 0) > 0}
+            assert amount is not None
+            if amount > sum(remaining.values()):
+                raise InvalidState("That is more than is left to refund on this order.")
+            allocations.update(_allocate(amount, remaining))
+        assert amount is not None
+        taken = (Refund.objects.filter(payment=payment).exclude(status=RefundStatus.FAILED)
+                 .aggregate(total=Sum("amount"))["total"] or 0)
+        if taken + amount > payment.amount:
+            raise InvalidState(f"Refunds would exceed the {payment.amount} captured ({taken} refunded or pending).")
+        refund = Refund.objects.create(order=order, payment=payment, amount=amount, currency=payment.currency,
+                                       reason=reason[:300], actor=actor if getattr(actor, "pk", None) else None)
+        RefundLine.objects.bulk_create([RefundLine(refund=refund, line=line) for line in chosen])
+        RefundAllocation.objects.bulk_create([RefundAllocation(refund=refund, exhibitor_id=eid, amount=share)
+                                              for eid, share in sorted(allocations.items())])
+    logger.info("refund_created", refund_id=refund.pk, order_id=str(order.pk), amount=amount)
+    if send:
+        refund_send(refund_id=refund.pk)
+        refund.refresh_from_db()
+    return refund
+
+
+def refund_send(*, refund_id: int) -> str:
+    """Send a pending refund to the provider (idempotency key from the refund id) and record the
+    outcome. Not inside a transaction. A provider outage leaves it pending for the reconciliation
+    sweep (same key: no double refund); a definite refusal marks it failed. Idempotent."""
+    refund = Refund.objects.select_related("payment").get(pk=refund_id)
+    if refund.status != RefundStatus.PENDING or refund.provider_reference:
+        return str(refund.status)
+    provider = get_provider(refund.payment.provider)
+    try:
+        result = provider.create_refund(refund_id=refund.pk, payment_reference=refund.payment.provider_reference or "",
+                                        amount=refund.amount)
+    except PaymentProviderError as exc:
+        if exc.retryable:
+            logger.warning("refund_send_unknown", refund_id=refund_id, error=str(exc))
+            return RefundStatus.PENDING
+        result = ProviderObject(reference="", status="failed", extra={"error": str(exc)})
+    return refund_record_result(refund_id=refund_id, result=result)
+
+
+def refund_sync(*, refund_id: int) -> str:
+    """Re-read a refund with a provider reference and record its state. Not inside a transaction."""
+    refund = Refund.objects.select_related("payment").get(pk=refund_id)
+    if not refund.provider_reference:
+        return refund_send(refund_id=refund_id)
+    result = get_provider(refund.payment.provider).retrieve_refund(reference=refund.provider_reference)
+    return refund_record_result(refund_id=refund_id, result=result)
+
+
+def refund_record_result(*, refund_id: int, result: ProviderObject) -> str:
+    """Record the provider's answer. On success, once: the ledger, the order's refunded state
+    (`order_mark_refunded`, for order refunds), revocation of the refunded lines and notifications,
+    all in one transaction; payouts are re-settled (transfer reversal) after commit. A failed
+    refund frees its lines for another attempt. Idempotent."""
+    from apps.orders.models import REFUNDABLE, Order
+
+    with transaction.atomic():
+        order_id = Refund.objects.values_list("order_id", flat=True).get(pk=refund_id)
+        order = Order.objects.select_for_update().get(pk=order_id)
+        refund = Refund.objects.select_for_update().select_related("payment").get(pk=refund_id)
+        if refund.status != RefundStatus.PENDING:
+            return str(refund.status)
+        if result.status == "failed":
+            refund.status = RefundStatus.FAILED
+            refund.failure_message = str(result.extra.get("error", "Refused by the provider."))[:500]
+            refund.save(update_fields=["status", "failure_message", "updated_at"])
+            RefundLine.objects.filter(refund=refund).delete()
+            raise_to_operators(reason=f"Refund {refund.pk} of order {order.number} failed: {refund.failure_message}",
+                               dedupe_key=f"refund-failed:{refund.pk}", order_id=order.pk, payment_id=refund.payment_id)
+            return RefundStatus.FAILED
+        if result.reference and refund.provider_reference != result.reference:
+            refund.provider_reference = result.reference
+            refund.save(update_fields=["provider_reference", "updated_at"])
+        if result.status != "succeeded":
+            return RefundStatus.PENDING
+        refund.status = RefundStatus.SUCCEEDED
+        refund.succeeded_at = timezone.now()
+        refund.save(update_fields=["status", "succeeded_at", "updated_at"])
+        ledger_write(key=f"refund:{refund.pk}", kind="refund", order_id=order.pk, amount=refund.amount,
+                     currency=refund.currency)
+        if refund.kind == RefundKind.ORDER and order.status in REFUNDABLE:
+            _order_refunded(order=order, refund=refund)
+    if refund.kind == RefundKind.ORDER:
+        enqueue_after_commit("payments.transfers_create", order_id=str(order_id))
+    return RefundStatus.SUCCEEDED
+
+
+def _order_refunded(*, order: Any, refund: Refund) -> None:
+    from apps.fulfilment.services import entitlements_revoke_schedule
+    from apps.orders import services as order_services
+
+    refunded = (Refund.objects.filter(payment=refund.payment, kind=RefundKind.ORDER, status=RefundStatus.SUCCEEDED)
+                .aggregate(total=Sum("amount"))["total"] or 0)
+    full = refunded >= refund.payment.amount
+    order_services.order_mark_refunded(order_id=order.pk, partial=not full, actor=refund.actor,
+                                       payload={"refund_id": refund.pk, "amount": refund.amount})
+    line_ids = list(RefundLine.objects.filter(refund=refund).values_list("line_id", flat=True))
+    if full:
+        line_ids = list(order.lines.values_list("id", flat=True))
+    entitlements_revoke_schedule(order_line_ids=line_ids, reason="refund")
+    context = {"order_id": str(order.pk), "order_number": order.number, "refund_id": refund.pk,
+               "amount": refund.amount, "currency": refund.currency, "full": full}
+    notify(kind="refund_issued", recipient_user_id=order.user_id, context=context, dedupe_key=f"refund_issued:{refund.pk}")
+    for allocation in refund.allocations.all():
+        notify(kind="sale_refunded", exhibitor_id=allocation.exhibitor_id,
+               context={**context, "exhibitor_amount": allocation.amount},
+               dedupe_key=f"sale_refunded:{refund.pk}:{allocation.exhibitor_id}")
+
+
+__all__ = ["PaymentStatus", "refund_create", "refund_record_result", "refund_send", "refund_sync"]
+
+
+def refund_remaining(*, order_id: Any, actor: Any, reason: str = "") -> Refund:
+    """Refund whatever is left of a paid order (operators). Raises like `refund_create`."""
+    from apps.payments.services.payments import payment_paying_order
+
+    payment = payment_paying_order(order_id=order_id)
+    if payment is None:
+        raise InvalidState("This order has no captured payment.")
+    taken = (Refund.objects.filter(payment=payment).exclude(status=RefundStatus.FAILED)
+             .aggregate(total=Sum("amount"))["total"] or 0)
+    if payment.amount - taken <= 0:
+        raise InvalidState("Nothing is left to refund.")
+    return refund_create(order_id=order_id, actor=actor, amount=payment.amount - taken, reason=reason)

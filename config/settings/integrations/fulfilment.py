@@ -1,0 +1,19 @@
+"""Fulfilment: signing keys, link lifetimes, the unfulfilled-order sweep."""
+
+from datetime import timedelta
+from typing import Any
+
+from config.settings import env as E
+
+# Public on purpose: it only signs development data. production.py refuses to start with it.
+DEV_FULFILMENT_SIGNING_KEY = "iN9Kvkin10KtuZKkHwXlCow8XA0Mu6jqpFqaNKIxf9E="
+
+FULFILMENT: dict[str, Any] = {
+    "SIGNING_KEY": E.FULFILMENT_SIGNING_KEY or DEV_FULFILMENT_SIGNING_KEY,
+    # Download links in the library are minted per request and live this long.
+    "DOWNLOAD_LINK_TTL": timedelta(hours=1),
+    # Paid orders still unfulfilled after this are re-enqueued by the beat sweep.
+    "SWEEP_THRESHOLD": timedelta(minutes=2),
+    "SWEEP_BATCH": 500,
+    "FRONTEND_URL": E.FRONTEND_URL,
+}

@@ -1,0 +1,242 @@
+"""Fault tests on real Postgres and Redis with real Celery workers (DESIGN.md habit 5).
+
+A worker is a subprocess this test starts (thread pool, so one SIGKILL of its pid stops it all),
+pointed at the test database and at a Redis database of its own. Only processes started here are
+ever killed.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection, transaction
+
+from apps.catalog import services as catalog_services
+from apps.catalog.models import LicenceKey, LicenceKeyStatus
+from apps.fulfilment import services
+from apps.fulfilment.models import Entitlement
+from apps.notifications.models import Notification
+from apps.notifications.services import notifications_sweep_pending
+from apps.orders.models import Order, OrderStatus
+from apps.orders.services import order_mark_paid
+from config.celery import app
+from tests.factories import ExhibitorFactory, ProductFactory, ShopperFactory, WebhookEndpointFactory, place_order, staff_of
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+BROKER = "redis://127.0.0.1:6379/13"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def broker():
+    """The test process and its workers share a Redis database of their own, emptied first."""
+    redis.Redis.from_url(BROKER).flushdb()
+    old = app.conf.broker_url
+    _point_broker(BROKER)
+    yield BROKER
+    _point_broker(old)
+
+
+def _point_broker(url):
+    app.conf.broker_url = url
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+class Workers:
+    def __init__(self, tmp_path):
+        self.email_dir = tmp_path / "mail"
+        self.email_dir.mkdir()
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self):
+        db = settings.DATABASES["default"]
+        env = {
+            **os.environ, "DJANGO_SETTINGS_MODULE": "tests.fulfilment.worker_settings", "FAULT_EMAIL_DIR": str(self.email_dir),
+            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{connection.settings_dict['NAME']}",
+            "CELERY_BROKER_URL": BROKER, "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT),
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "threads", "-c", "4", "-Q",
+             "fulfilment,notifications,default", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "WARNING",
+             "-n", f"fault{len(self.procs)}@%h"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def kill(self, proc):
+        os.kill(proc.pid, signal.SIGKILL)  # only the process this test started
+        proc.wait(timeout=10)
+
+    def stop_all(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+    def emails(self):
+        keys = []
+        for path in self.email_dir.iterdir():
+            keys += [line.split(":", 1)[1].strip() for line in path.read_text().splitlines()
+                     if line.startswith("X-Expo-Notification:")]
+        return keys
+
+
+@pytest.fixture
+def workers(tmp_path, broker):
+    w = Workers(tmp_path)
+    yield w
+    w.stop_all()
+
+
+@pytest.fixture
+def hook_server():
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(self.headers["X-Expo-Event-Id"])
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", received
+    server.shutdown()
+    server.server_close()
+
+
+def _wait(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _shop(n, hook_url):
+    exhibitor = ExhibitorFactory()
+    staff_of(exhibitor, email=f"staff@{exhibitor.slug}.test")
+    WebhookEndpointFactory(exhibitor=exhibitor, url=hook_url)
+    product = ProductFactory(exhibitor=exhibitor, price=500)
+    catalog_services.licence_keys_add(product=product, keys=[f"K-{i:04d}" for i in range(n)])
+    drop = ProductFactory(exhibitor=exhibitor, collectible=True, edition_size=n, price=900)
+    return [place_order(ShopperFactory(), (product, 1), (drop, 1)) for _ in range(n)]
+
+
+def _pay(order):
+    with transaction.atomic():
+        order_mark_paid(order_id=order.pk, payload={"fault": True})
+        services.fulfilment_schedule(order_id=order.pk)
+
+
+def _fulfilled():
+    return Order.objects.filter(status=OrderStatus.FULFILLED).count()
+
+
+def _assert_exactly_once(orders, workers, received):
+    ids = [o.pk for o in orders]
+    assert Order.objects.filter(pk__in=ids, status=OrderStatus.FULFILLED).count() == len(orders)
+    units = Entitlement.objects.filter(order_id__in=ids)
+    assert units.count() == 2 * len(orders)
+    editions = [u.edition_id for u in units if u.edition_id]
+    keys = [u.licence_key_id for u in units if u.licence_key_id]
+    assert len(editions) == len(set(editions)) == len(orders)
+    assert len(keys) == len(set(keys)) == len(orders)
+    assert LicenceKey.objects.filter(status=LicenceKeyStatus.ASSIGNED).count() == len(orders)
+    emails = workers.emails()
+    # per order: order_confirmed + goods_delivered to the shopper, new_sale to the exhibitor's staff
+    assert len(emails) == len(set(emails)) == 3 * len(orders)
+    assert len(received) == len(set(received)) == len(orders)
+
+
+def test_worker_killed_mid_batch_every_order_delivered_exactly_once(workers, hook_server):
+    hook_url, received = hook_server
+    orders = _shop(30, hook_url)
+    first = workers.start()
+    for order in orders:
+        _pay(order)
+
+    # SIGKILL the worker once it is part-way through the batch
+    assert _wait(lambda: _fulfilled() >= 3, timeout=30)
+    workers.kill(first)
+    done_at_kill = _fulfilled()
+
+    # a new worker, and the beat sweeps (run directly) recover what the dead worker held
+    workers.start()
+    assert _wait(lambda: (services.fulfilment_sweep_unfulfilled(threshold=timedelta(0)) or True) and _fulfilled() == 30, 40)
+    # the outbox sweep sends what lost its message; then claims the dead worker left are retried
+    assert _wait(lambda: (notifications_sweep_pending() or True)
+                 and not Notification.objects.filter(status="pending").exists(), 20)
+    time.sleep(0.5)  # let the live worker finish what it has claimed
+    notifications_sweep_pending(stale_after=timedelta(0))
+    assert _wait(lambda: not Notification.objects.exclude(status="sent").exists(), 20), \
+        list(Notification.objects.exclude(status="sent").values_list("status", "last_error"))
+    print(f"fault test: {done_at_kill}/30 orders fulfilled when the worker was killed")
+    assert done_at_kill < 30, "the kill landed after the batch; nothing was interrupted"
+    _assert_exactly_once(orders, workers, received)
+
+
+def test_broker_down_at_payment_then_back_everything_is_delivered(workers, hook_server):
+    hook_url, received = hook_server
+    orders = _shop(5, hook_url)
+    _point_broker("redis://127.0.0.1:1/0")  # nothing listens there
+    started = time.monotonic()
+    for order in orders:
+        _pay(order)  # the enqueue fails and is logged; payment is not affected
+    assert time.monotonic() - started < 15
+    assert Order.objects.filter(status=OrderStatus.PAID).count() == 5
+
+    _point_broker(BROKER)
+    workers.start()
+    services.fulfilment_sweep_unfulfilled(threshold=timedelta(0))
+    assert _wait(lambda: _fulfilled() == 5, 30)
+    assert _wait(lambda: not Notification.objects.exclude(status="sent").exists(), 20)
+    _assert_exactly_once(orders, workers, received)
+
+
+def test_rolled_back_enqueue_never_runs_and_slow_commit_is_seen(workers, hook_server):
+    hook_url, _received = hook_server
+    rolled, slow = _shop(2, hook_url)
+    workers.start()
+
+    def pay_then_fail():
+        with transaction.atomic():
+            order_mark_paid(order_id=rolled.pk)
+            services.fulfilment_schedule(order_id=rolled.pk)
+            raise RuntimeError("payment processing failed after all")
+
+    with pytest.raises(RuntimeError):
+        pay_then_fail()
+    assert redis.Redis.from_url(BROKER).llen("fulfilment") == 0
+
+    with transaction.atomic():
+        order_mark_paid(order_id=slow.pk)
+        services.fulfilment_schedule(order_id=slow.pk)
+        time.sleep(1.0)  # a slow transaction: the task must not be sent before the row is committed
+    committed = time.monotonic()
+
+    assert _wait(lambda: Order.objects.get(pk=slow.pk).status == OrderStatus.FULFILLED, 30)
+    print(f"payment commit -> order fulfilled (library filled) with a live worker: {time.monotonic() - committed:.3f}s")
+    assert Order.objects.get(pk=rolled.pk).status == OrderStatus.PENDING_PAYMENT
+    assert not Entitlement.objects.filter(order=rolled).exists()
+    assert not Order.objects.get(pk=slow.pk).needs_attention
