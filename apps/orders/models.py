@@ -65,6 +65,10 @@ class Order(FSMModelMixin, TimeStampedModel):
             models.Index(fields=["user", "-created_at"], name="order_user_created"),
             # The expiry sweep reads only pending orders, oldest deadline first.
             models.Index(fields=["expires_at"], condition=Q(status="pending_payment"), name="order_pending_expiry"),
+            # The operations console counts and ages each open state (pending, paid) without
+            # touching the fulfilled/cancelled bulk; the partial index covers the attention flag.
+            models.Index(fields=["status", "status_changed_at"], name="order_status_changed"),
+            models.Index(fields=["status_changed_at"], condition=Q(needs_attention=True), name="order_needs_attention"),
         ]
 
     def __str__(self) -> str:
@@ -161,6 +165,8 @@ class OrderEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        # Throughput over the last hour reads only recent events (operations console).
+        indexes = [models.Index(fields=["created_at"], name="orderevent_created")]
 
     def __str__(self) -> str:
         return f"{self.from_status or '∅'} → {self.to_status}"
