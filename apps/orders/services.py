@@ -509,6 +509,26 @@ def order_lines_unlink_editions(*, line_ids: Sequence[int]) -> list[int]:
     return [edition_id for _, edition_id in links]
 
 
+def order_lines_release_quotas(*, order_id: Any, line_ids: Sequence[int]) -> int:
+    """Give back the per-customer units counted by refunded lines: limits count open and paid
+    orders only, so a refunded shopper may buy again.
+
+    Must run in the caller's transaction (the refund's). Idempotent: each line's `quota_counted`
+    is zeroed under its row lock, so a second call releases nothing. Returns the units released.
+    """
+    lines = list(OrderLine.objects.select_for_update().filter(order_id=order_id, id__in=list(line_ids), quota_counted__gt=0)
+                 .order_by("id").values_list("id", "product_id", "quota_counted"))
+    if not lines:
+        return 0
+    counted: Counter[int] = Counter()
+    for _line_id, product_id, units in lines:
+        counted[product_id] += units
+    OrderLine.objects.filter(id__in=[line_id for line_id, _, _ in lines]).update(quota_counted=0)
+    user_id = Order.objects.values_list("user_id", flat=True).get(pk=order_id)
+    _release_quotas(user_id=user_id, counted=dict(counted))
+    return sum(counted.values())
+
+
 # --- Operations console (issue 6) ------------------------------------------------------------------
 
 

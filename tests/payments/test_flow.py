@@ -238,3 +238,27 @@ def test_ledger_report_command_lists_mismatches(client_a, order, tasks, capsys):
     with pytest.raises(Exception, match="do not balance"):
         call_command("ledger_report")
     assert f"MISMATCH order {order.pk}" in capsys.readouterr().out
+
+
+def test_a_refunded_line_gives_back_the_per_customer_limit(client_a, shopper, tasks, alpha):
+    from apps.orders.models import CustomerProductQuota
+    from apps.payments.services import payment_create_for_order
+    from tests.factories import ProductFactory
+
+    # Given a shopper who bought the whole limit of a limit-2 drop, and paid
+    drop = ProductFactory(exhibitor=alpha, collectible=True, edition_size=5, per_customer_limit=2)
+    placed = place_order(shopper, (drop, 2))
+    payment_create_for_order(order=placed)
+    _pay(client_a, placed, tasks)
+    assert CustomerProductQuota.objects.get(user=shopper, product=drop).units == 2
+    # When the line is refunded (twice: the second is refused and releases nothing more)
+    line = placed.lines.get()
+    refund_create(order_id=placed.pk, line_ids=[line.pk], actor=None)
+    tasks.run_payments()
+    with pytest.raises(InvalidState):
+        refund_create(order_id=placed.pk, line_ids=[line.pk], actor=None)
+    # Then the limit counts only open and paid units again: the shopper may buy 2 more
+    assert CustomerProductQuota.objects.get(user=shopper, product=drop).units == 0
+    line.refresh_from_db()
+    assert line.quota_counted == 0
+    assert place_order(shopper, (drop, 2)).status == OrderStatus.PENDING_PAYMENT

@@ -208,6 +208,7 @@ def _order_refunded(*, order: Any, refund: Refund) -> None:
     line_ids = list(RefundLine.objects.filter(refund=refund).values_list("line_id", flat=True))
     if full:
         line_ids = list(order.lines.values_list("id", flat=True))
+    order_services.order_lines_release_quotas(order_id=order.pk, line_ids=line_ids)
     entitlements_revoke_schedule(order_line_ids=line_ids, reason="refund")
     context = {"order_id": str(order.pk), "order_number": order.number, "refund_id": refund.pk,
                "amount": refund.amount, "currency": refund.currency, "full": full}
