@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck pytest install demo bench clean-data help
+.PHONY: run test lint typecheck pytest install demo bench clean-data help browser
 
 help:
 	@echo "make run    - Postgres + Redis (embedded unless DATABASE_URL/REDIS_URL), migrate, demo, web + worker + beat"
@@ -38,9 +38,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Debian's Chromium for the console's browser test (Playwright drives it; no browser download).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else echo "chromium is missing and this is not root: the browser test will be skipped"; fi; \
+	fi
+
 # The suite uses the machine's Postgres/Redis when they answer on their default ports, else the
 # embedded ones. Two pytest-xdist workers (one per core); race and fault tests are included.
-pytest: $(STAMP)
+pytest: $(STAMP) browser
 	$(BIN)/python -m marketplace.devservices exec --prefer-local -- \
 		$(BIN)/python -m pytest -n 2 --create-db $(PYTEST_ARGS)
 
@@ -48,6 +55,11 @@ test: lint typecheck $(STAMP)
 	$(BIN)/python -m marketplace.devservices exec --prefer-local -- \
 		$(BIN)/python manage.py makemigrations --check --dry-run --settings=config.settings.test
 	$(MAKE) pytest
+
+# Benchmarks (bench/README.md): its own Postgres/Redis/gunicorn/Celery on loopback, about 15 minutes.
+# `make bench S=S1` runs one scenario; results in bench/results/.
+bench: $(STAMP)
+	$(BIN)/python -m bench $(S)
 
 clean-data:
 	rm -rf .data

@@ -12,10 +12,12 @@ api_v1 = [
     path("", include("apps.orders.api.urls")),
     path("", include("apps.payments.api.urls")),
     path("", include("apps.fulfilment.api.urls")),
+    path("", include("apps.operations.api.urls")),
 ]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("ops/", include("apps.operations.urls")),
     path("_allauth/", include("allauth.headless.urls")),
     path("api/<version>/", include((api_v1, "api"), namespace="v1")),
     # API.md: /api/schema/ and /api/docs/ (DEFAULT_VERSION makes the unversioned path resolve v1).

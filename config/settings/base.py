@@ -9,6 +9,7 @@ from config.settings.integrations.celery import *  # noqa: F403
 from config.settings.integrations.fulfilment import *  # noqa: F403
 from config.settings.integrations.logging import *  # noqa: F403
 from config.settings.integrations.notifications import *  # noqa: F403
+from config.settings.integrations.operations import *  # noqa: F403
 from config.settings.integrations.payments import *  # noqa: F403
 
 BASE_DIR = E.BASE_DIR
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
     "apps.payments",
     "apps.fulfilment",
     "apps.notifications",
+    "apps.operations",
 ]
 
 MIDDLEWARE = [
