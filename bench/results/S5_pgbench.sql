@@ -1,0 +1,2 @@
+\set slot :base + random_zipfian(0, 199, 1.1)
+WITH wanted(id, qty) AS (VALUES (:slot::bigint, 1::integer)), locked AS MATERIALIZED ( SELECT t.id FROM catalog_serviceslot t WHERE t.id IN (SELECT id FROM wanted) ORDER BY t.id FOR UPDATE OF t ) UPDATE catalog_serviceslot t SET taken = t.taken + w.qty FROM wanted w, locked l WHERE t.id = w.id AND l.id = t.id AND t.taken + w.qty <= t.capacity RETURNING t.id;

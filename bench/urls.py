@@ -1,0 +1,14 @@
+"""URL map for config.settings.bench: the project's URLs plus the ceiling views of bench/views.py."""
+
+from django.urls import path
+
+from bench.views import MinimalProductListView
+from config.urls import handler404, handler500
+from config.urls import urlpatterns as project_urlpatterns
+
+urlpatterns = [
+    path("bench/minimal/products/", MinimalProductListView.as_view(), name="bench-minimal-products"),
+    *project_urlpatterns,
+]
+
+__all__ = ["handler404", "handler500", "urlpatterns"]
