@@ -85,6 +85,11 @@ EXHIBITOR_STAFF_PERMISSIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("catalog", "licencekey", ("view", "add", "change", "delete")),
     # Lines of their own products only (OrderLineAdmin is scoped); never whole orders.
     ("orders", "orderline", ("view",)),
+    # What their customers own (bookings to serve, passes to redeem), scoped like the rest.
+    ("fulfilment", "entitlement", ("view",)),
+    # Their own sales webhooks and the delivery log.
+    ("notifications", "exhibitorwebhookendpoint", ("view", "add", "change", "delete")),
+    ("notifications", "webhookdelivery", ("view",)),
 )
 
 

@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from unfold.admin import ModelAdmin
 
+from apps.notifications import services
 from apps.notifications.models import ExhibitorWebhookEndpoint, Notification, WebhookDelivery
 from marketplace.admin import ExhibitorScopedAdmin
 from marketplace.tenancy import is_operator
@@ -27,9 +28,7 @@ class ExhibitorWebhookEndpointAdmin(ExhibitorScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: ExhibitorWebhookEndpoint, form: Any, change: bool) -> None:
         self.force_exhibitor(request, obj)
-        if obj.active:
-            obj.consecutive_410s = 0  # re-enabling starts a fresh count
-        super().save_model(request, obj, form, change)
+        services.webhook_endpoint_save(endpoint=obj)
 
 
 @admin.register(WebhookDelivery)

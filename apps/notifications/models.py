@@ -7,8 +7,11 @@ event, one webhook per endpoint per event.
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+
+from marketplace.netguard import outbound_url_error
 
 
 class NotificationKind(models.TextChoices):
@@ -52,6 +55,11 @@ class ExhibitorWebhookEndpoint(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+    def clean(self) -> None:
+        error = outbound_url_error(self.url or "", allow_private=settings.NOTIFICATIONS["WEBHOOK_ALLOW_PRIVATE_HOSTS"])
+        if self.url and error:
+            raise ValidationError({"url": error})
 
 
 class Notification(models.Model):

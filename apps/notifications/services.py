@@ -34,6 +34,7 @@ from apps.notifications.models import (
     NotificationStatus,
     WebhookDelivery,
 )
+from marketplace.netguard import outbound_url_error
 
 logger = logging.getLogger(__name__)
 
@@ -236,6 +237,11 @@ def webhook_deliver(*, notification_id: int) -> bool:
     if not endpoint.active:
         _finish(notification, ok=False, error="endpoint disabled", retry=False)
         return False
+    refused = outbound_url_error(endpoint.url, allow_private=_conf("WEBHOOK_ALLOW_PRIVATE_HOSTS"))
+    if refused:
+        # Checked again at send time: the host may resolve elsewhere than when it was saved.
+        _finish(notification, ok=False, error=f"refused: {refused}", retry=False)
+        return False
     event_id = notification.dedupe_key
     body = json.dumps({
         "id": event_id, "type": WEBHOOK_EVENT_TYPES.get(notification.kind, notification.kind),
@@ -281,6 +287,20 @@ def webhook_deliver(*, notification_id: int) -> bool:
         return False
     _finish(notification, ok=False, error=error or f"HTTP {status}")
     return False
+
+
+@transaction.atomic
+def webhook_endpoint_save(*, endpoint: ExhibitorWebhookEndpoint) -> ExhibitorWebhookEndpoint:
+    """Create or update an exhibitor's webhook endpoint.
+
+    Raises django ValidationError (on `url`) for a URL our workers may not request
+    (marketplace/netguard.py). Saving an active endpoint starts a fresh 410 count (re-enabling).
+    """
+    endpoint.full_clean()
+    if endpoint.active:
+        endpoint.consecutive_410s = 0
+    endpoint.save()
+    return endpoint
 
 
 # --- Sweep -----------------------------------------------------------------------------------------

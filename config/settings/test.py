@@ -21,3 +21,5 @@ CELERY_TASK_ALWAYS_EAGER = False
 # WhiteNoise would warn on every start about the missing folder.
 STATIC_ROOT = None  # type: ignore[assignment]
 WHITENOISE_USE_FINDERS = True
+# Webhook receivers in tests and demos listen on loopback (marketplace/netguard.py).
+NOTIFICATIONS = {**NOTIFICATIONS, "WEBHOOK_ALLOW_PRIVATE_HOSTS": True}

@@ -210,3 +210,25 @@ def test_sweep_resends_stale_claims_and_due_rows(django_capture_on_commit_callba
     assert sent == [nid]
     assert Notification.objects.get(pk=nid).status == "pending"
     assert ExhibitorWebhookEndpoint.objects.count() == 0
+
+
+def test_an_internal_webhook_url_is_refused_when_saved_and_when_sent(settings, exhibitor_a, staff_a, client, receiver):
+    # Given a deployment that only delivers to public addresses
+    settings.NOTIFICATIONS = {**settings.NOTIFICATIONS, "WEBHOOK_ALLOW_PRIVATE_HOSTS": False}
+    server = receiver()
+    # When exhibitor staff register an endpoint on our own network in the admin
+    client.force_login(staff_a)
+    response = client.post("/admin/notifications/exhibitorwebhookendpoint/add/",
+                           {"exhibitor": exhibitor_a.pk, "url": "http://127.0.0.1:6379/", "secret": "s", "active": "on"})
+    # Then the form refuses it and nothing is stored
+    assert response.status_code == 200
+    assert b"private, loopback or reserved" in response.content
+    assert not ExhibitorWebhookEndpoint.objects.exists()
+    # And an endpoint that got in before (or whose DNS changed since) is refused at send time
+    WebhookEndpointFactory(exhibitor=exhibitor_a, url=server.url)
+    notification = _enqueue_sale(exhibitor_a)
+    assert services.webhook_deliver(notification_id=notification.pk) is False
+    notification.refresh_from_db()
+    assert notification.status == "failed"
+    assert "refused" in notification.last_error
+    assert server.requests == []

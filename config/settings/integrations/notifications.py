@@ -13,4 +13,7 @@ NOTIFICATIONS: dict[str, Any] = {
     "WEBHOOK_DISABLE_AFTER_410S": 3,
     # A row claimed for sending longer ago than this is presumed lost with its worker and retried.
     "STALE_SENDING_SECONDS": 300,
+    # Exhibitor webhook URLs must resolve to public addresses (marketplace/netguard.py: no SSRF into
+    # our network). Tests and local development deliver to loopback and turn this on.
+    "WEBHOOK_ALLOW_PRIVATE_HOSTS": False,
 }
