@@ -25,9 +25,12 @@ RUN pip install -r requirements.txt
 # Code stays owned by root: the app user can read it but not rewrite it.
 COPY . .
 
-# The static files are part of the image (whitenoise serves them with hashed names). Settings
-# need a secret to import; this one exists only inside this build step and is never shipped.
+# The static files are part of the image (whitenoise serves them with hashed names). Production
+# settings refuse to import without their secrets; these exist only inside this build step, are
+# never shipped, and sign nothing (tests/test_compose.py imports the settings with exactly them).
 RUN DJANGO_SECRET_KEY="build-time-only-collectstatic-key-not-used-at-runtime-0123456789" \
+    FULFILMENT_SIGNING_KEY="K94CwmtHT2aOuUgCFWKbJZ3LMshN/O6qnGCm2CkgPD4=" \
+    PAYMENTS_ALLOW_SIMULATED="true" \
     python manage.py collectstatic --noinput --verbosity 0
 
 # /data holds uploaded and private (paid) files; a named volume mounted here inherits this owner.

@@ -88,6 +88,7 @@ def django_env(database: str, **extra: str) -> dict[str, str]:
         "DB_CONN_MAX_AGE": str(DB_CONN_MAX_AGE),
         "DATA_DIR": str(DATA_DIR),
         "PAYMENT_PROVIDER": "simulated",
+        "PAYMENTS_ALLOW_SIMULATED": "true",  # production settings refuse it otherwise
         "SENTRY_DSN": "",
         "PYTHONUNBUFFERED": "1",
         "PYTHONPATH": str(ROOT),

@@ -25,6 +25,8 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
             # a production Ed25519 key (not the development default, which production refuses)
             "FULFILMENT_SIGNING_KEY": "mPaTQMGuE3rQpUtEzD4YCHbK4wHtTJvnG9D7vQ8c1zA=",
             "DJANGO_DEBUG": "false",
+            "STRIPE_SECRET_KEY": "sk_live_placeholder_never_called_by_manage_check",
+            "STRIPE_WEBHOOK_SECRET": "whsec_placeholder",
             "SENTRY_DSN": ""}
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env},
                           capture_output=True, text=True, timeout=120)
@@ -71,3 +73,19 @@ def test_production_ignores_a_debug_flag_from_the_environment():
     # then
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_production_refuses_simulated_payments_unless_allowed():
+    # Without Stripe keys production would take simulated payments any shopper can trigger
+    refused = manage("check", DJANGO_SECRET_KEY=secrets.token_urlsafe(50), STRIPE_SECRET_KEY="", STRIPE_WEBHOOK_SECRET="")
+    assert refused.returncode != 0
+    assert "PAYMENTS_ALLOW_SIMULATED" in refused.stderr
+    allowed = manage("check", DJANGO_SECRET_KEY=secrets.token_urlsafe(50), STRIPE_SECRET_KEY="", STRIPE_WEBHOOK_SECRET="",
+                     PAYMENTS_ALLOW_SIMULATED="true")
+    assert allowed.returncode == 0, allowed.stderr
+
+
+def test_production_with_stripe_needs_the_webhook_secret():
+    refused = manage("check", DJANGO_SECRET_KEY=secrets.token_urlsafe(50), STRIPE_WEBHOOK_SECRET="")
+    assert refused.returncode != 0
+    assert "STRIPE_WEBHOOK_SECRET" in refused.stderr

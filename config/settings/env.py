@@ -52,6 +52,9 @@ STRIPE_SECRET_KEY: str = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_PUBLISHABLE_KEY: str = env.str("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET: str = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE: str = env.str("STRIPE_API_BASE", default="")
+# Production refuses the simulated provider (shoppers could pay by calling /payment/simulate)
+# unless this is set, for staging and the benchmarks.
+PAYMENTS_ALLOW_SIMULATED: bool = env.bool("PAYMENTS_ALLOW_SIMULATED", default=False)
 
 ORDER_HOLD_MINUTES: int = env.int("ORDER_HOLD_MINUTES", default=15)
 DEFAULT_CURRENCY: str = env.str("DEFAULT_CURRENCY", default="CNY")

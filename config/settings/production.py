@@ -12,6 +12,13 @@ DEBUG = False
 if len(E.SECRET_KEY) < 50:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set (50+ random characters) in production.")
 SECRET_KEY = E.SECRET_KEY
+if PAYMENT_PROVIDER == "simulated" and not E.PAYMENTS_ALLOW_SIMULATED:
+    raise ImproperlyConfigured(
+        "No STRIPE_SECRET_KEY: production would take simulated payments, which any shopper can trigger. "
+        "Set the Stripe keys, or PAYMENTS_ALLOW_SIMULATED=true for a staging or benchmark deployment."
+    )
+if PAYMENT_PROVIDER == "stripe" and not E.STRIPE_WEBHOOK_SECRET:
+    raise ImproperlyConfigured("STRIPE_WEBHOOK_SECRET must be set: without it no Stripe event can be verified.")
 if not E.FULFILMENT_SIGNING_KEY or E.FULFILMENT_SIGNING_KEY == DEV_FULFILMENT_SIGNING_KEY:
     raise ImproperlyConfigured("FULFILMENT_SIGNING_KEY must be set to a private Ed25519 key (base64) in production.")
 
