@@ -8,14 +8,12 @@ log and the outbox are read-only here.
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import QuerySet
 from django.http import HttpRequest
 from unfold.admin import ModelAdmin
 
 from apps.notifications import services
 from apps.notifications.models import ExhibitorWebhookEndpoint, Notification, WebhookDelivery
-from marketplace.admin import ExhibitorScopedAdmin
-from marketplace.tenancy import is_operator
+from marketplace.admin import ExhibitorScopedAdmin, OperatorOnlyAdminMixin, ReadOnlyAdminMixin
 
 
 @admin.register(ExhibitorWebhookEndpoint)
@@ -51,26 +49,10 @@ class WebhookDeliveryAdmin(ExhibitorScopedAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(ModelAdmin):
+class NotificationAdmin(OperatorOnlyAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = ("kind", "channel", "recipient_email", "endpoint", "status", "attempts", "created_at", "sent_at")
     list_filter = ("status", "kind", "channel")
     search_fields = ("dedupe_key", "recipient_email")
     fields = ("dedupe_key", "kind", "channel", "recipient_user", "recipient_email", "exhibitor", "endpoint", "language",
               "context", "status", "attempts", "last_error", "next_attempt_at", "claimed_at", "sent_at", "created_at")
     readonly_fields = fields
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Notification]:
-        queryset = super().get_queryset(request)
-        return queryset if is_operator(request.user) else queryset.none()
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return is_operator(request.user)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_operator(request.user)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -6,7 +6,6 @@ the order lines of their own products (OrderLineAdmin, exhibitor-scoped), never 
 mixed order. Nothing here writes except the cancel action, which calls `order_cancel`.
 """
 
-from typing import Any
 
 from django.contrib import admin
 from django.db.models import QuerySet
@@ -16,7 +15,13 @@ from unfold.decorators import action, display
 
 from apps.orders import services
 from apps.orders.models import Order, OrderEvent, OrderLine, OrderStatus
-from marketplace.admin import ExhibitorScopedAdmin, ScopedRelatedDropdownFilter, run_for_each
+from marketplace.admin import (
+    ExhibitorScopedAdmin,
+    OperatorOnlyAdminMixin,
+    ReadOnlyAdminMixin,
+    ScopedRelatedDropdownFilter,
+    run_for_each,
+)
 from marketplace.money import format_money
 from marketplace.tenancy import is_operator
 
@@ -26,18 +31,8 @@ def _serials(line: OrderLine) -> str:
     return ", ".join(f"#{serial}" for serial in serials)
 
 
-class _ReadOnlyMixin:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class OrderLineInline(_ReadOnlyMixin, TabularInline):
+class OrderLineInline(ReadOnlyAdminMixin, TabularInline):
     model = OrderLine
     extra = 0
     fields = ("product", "exhibitor", "slot", "quantity", "unit_price", "total", "serials")
@@ -49,7 +44,7 @@ class OrderLineInline(_ReadOnlyMixin, TabularInline):
         return _serials(line)
 
 
-class OrderEventInline(_ReadOnlyMixin, TabularInline):
+class OrderEventInline(ReadOnlyAdminMixin, TabularInline):
     model = OrderEvent
     extra = 0
     fields = ("created_at", "from_status", "to_status", "actor", "note", "payload")
@@ -58,7 +53,7 @@ class OrderEventInline(_ReadOnlyMixin, TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(_ReadOnlyMixin, ModelAdmin):
+class OrderAdmin(OperatorOnlyAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     """Operators only: a mixed order spans exhibitors, so no exhibitor may see it whole."""
 
     list_display = ("number", "user", "status", "needs_attention", "total_display", "created_at", "expires_at")
@@ -71,16 +66,6 @@ class OrderAdmin(_ReadOnlyMixin, ModelAdmin):
     readonly_fields = fields
     inlines = (OrderLineInline, OrderEventInline)
     actions = ("cancel_orders", "retry_fulfilment")
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
-        queryset = super().get_queryset(request)
-        return queryset if is_operator(request.user) else queryset.none()
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return is_operator(request.user)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_operator(request.user)
 
     def has_cancel_permission(self, request: HttpRequest) -> bool:
         return is_operator(request.user)
@@ -120,7 +105,7 @@ class OrderAdmin(_ReadOnlyMixin, ModelAdmin):
 
 
 @admin.register(OrderLine)
-class OrderLineAdmin(_ReadOnlyMixin, ExhibitorScopedAdmin):
+class OrderLineAdmin(ReadOnlyAdminMixin, ExhibitorScopedAdmin):
     """Lines of the acting user's exhibitors' products (all lines for operators), read-only."""
 
     exhibitor_path = "exhibitor_id"

@@ -13,25 +13,11 @@ from apps.payments.models import ConnectAccount, LedgerEntry, Payment, Refund, T
 from apps.payments.providers import PaymentProviderError
 from apps.payments.services.payouts import connect_account_sync, connect_onboarding_start
 from apps.payments.services.webhooks import webhook_replay
+from marketplace.admin import OperatorOnlyAdminMixin, ReadOnlyAdminMixin
 from marketplace.tenancy import is_operator
 
 
-class OperatorReadOnlyAdmin(ModelAdmin):
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return is_operator(request.user)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_operator(request.user)
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
+class OperatorReadOnlyAdmin(OperatorOnlyAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return [f.name for f in self.model._meta.fields]
 
