@@ -62,6 +62,8 @@ DEFAULT_CURRENCY: str = env.str("DEFAULT_CURRENCY", default="CNY")
 # Test runs: a distinct id lets two suites share one Postgres server without dropping each
 # other's test databases (pytest-xdist then adds its own _gwN suffix).
 TEST_RUN_ID: str = env.str("TEST_RUN_ID", default="")
+# Set by pytest-xdist in each worker (gw0, gw1, ...): each gets its own Redis database.
+PYTEST_XDIST_WORKER: str = env.str("PYTEST_XDIST_WORKER", default="")
 
 # Fulfilment: Ed25519 private key (32 raw bytes, base64) signing certificates and pass tokens.
 # Empty means the fixed development key, which production refuses (config/settings/production.py).

@@ -1,5 +1,7 @@
 """pytest-django settings: real Postgres and Redis (never SQLite or a fake Redis)."""
 
+from urllib.parse import urlsplit
+
 from config.settings import env as E
 from config.settings.base import *  # noqa: F403
 from config.settings.base import CACHES, DATABASES, REST_FRAMEWORK, STORAGES
@@ -14,6 +16,13 @@ STORAGES = {
 _run = f"_{E.TEST_RUN_ID}" if E.TEST_RUN_ID else ""
 DATABASES["default"]["TEST"] = {"NAME": f"test_marketplace{_run}"}
 CACHES["default"]["KEY_PREFIX"] = f"test{_run}"
+# One Redis database per xdist worker (1, 2, ...): the suite clears the cache before every test,
+# and Django's cache.clear() is FLUSHDB, so a shared database would let one worker wipe the flags
+# another worker's test just set. (Database 13 belongs to the fault tests' broker.)
+_worker = E.PYTEST_XDIST_WORKER
+_redis_db = 1 + (int(_worker[2:]) if _worker[2:].isdigit() else 0)
+REDIS_URL = urlsplit(E.REDIS_URL)._replace(path=f"/{_redis_db}").geturl()
+CACHES["default"]["LOCATION"] = REDIS_URL
 # Throttles would make the schemathesis run and race tests flaky; they are tested explicitly.
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "100000/min", "user": "100000/min"}}
 CELERY_TASK_ALWAYS_EAGER = False
