@@ -8,6 +8,7 @@ log and the outbox are read-only here.
 from typing import Any
 
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest
 from unfold.admin import ModelAdmin
 
@@ -19,6 +20,8 @@ from marketplace.admin import ExhibitorScopedAdmin, OperatorOnlyAdminMixin, Read
 @admin.register(ExhibitorWebhookEndpoint)
 class ExhibitorWebhookEndpointAdmin(ExhibitorScopedAdmin):
     exhibitor_path = "exhibitor_id"
+    # A URL typed without a scheme means https (Django 6's default; explicit until then).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ("url", "exhibitor", "active", "consecutive_410s", "created_at")
     list_filter = ("active",)
     fields = ("exhibitor", "url", "secret", "active", "consecutive_410s")
