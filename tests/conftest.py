@@ -4,7 +4,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from tests.factories import ExhibitorFactory, OperatorFactory, staff_of
+from tests.factories import ExhibitorFactory, OperatorFactory, ShopperFactory, authenticated_client, staff_of
 
 
 @pytest.fixture(autouse=True)
@@ -41,3 +41,25 @@ def staff_a(exhibitor_a):
 @pytest.fixture
 def staff_b(exhibitor_b):
     return staff_of(exhibitor_b, email="staff@bravo.test")
+
+
+@pytest.fixture
+def shopper(db):
+    return ShopperFactory(email="a@shopper.test")
+
+
+@pytest.fixture
+def other_shopper(db):
+    return ShopperFactory(email="b@shopper.test")
+
+
+@pytest.fixture
+def client_a(shopper) -> APIClient:
+    """The REST client of `shopper`."""
+    return authenticated_client(shopper)
+
+
+@pytest.fixture
+def client_b(other_shopper) -> APIClient:
+    """The REST client of `other_shopper`."""
+    return authenticated_client(other_shopper)

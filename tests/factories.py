@@ -133,3 +133,12 @@ class WebhookEndpointFactory(factory.django.DjangoModelFactory):
     exhibitor = factory.SubFactory(ExhibitorFactory)
     url = "http://127.0.0.1:9/hook"
     secret = factory.Sequence(lambda n: f"whsec-{n}")
+
+
+def authenticated_client(user: Any) -> Any:
+    """A REST client acting as `user`. The session-token login itself is tested in tests/accounts."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    return client

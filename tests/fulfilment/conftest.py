@@ -2,10 +2,9 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from apps.catalog import services as catalog_services
-from tests.factories import ProductFactory, ServiceSlotFactory, ShopperFactory, add_download_file
+from tests.factories import ProductFactory, ServiceSlotFactory, add_download_file
 
 
 @pytest.fixture(autouse=True)
@@ -14,30 +13,6 @@ def _private_storage(settings, tmp_path):
         "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path), "base_url": None}}}
 
 
-@pytest.fixture
-def shopper(db):
-    return ShopperFactory(email="a@shopper.test")
-
-
-@pytest.fixture
-def other_shopper(db):
-    return ShopperFactory(email="b@shopper.test")
-
-
-def _client(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
-@pytest.fixture
-def client_a(shopper):
-    return _client(shopper)
-
-
-@pytest.fixture
-def client_b(other_shopper):
-    return _client(other_shopper)
 
 
 @pytest.fixture

@@ -7,13 +7,12 @@ import pytest
 import time_machine
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from apps.catalog.models import Edition, EditionStatus, LicenceKey, LicenceKeyStatus, Product, ServiceSlot
 from apps.fulfilment import services, signing
 from apps.fulfilment.models import Entitlement
 from apps.orders.models import OrderLineEdition
-from tests.factories import paid_order
+from tests.factories import authenticated_client, paid_order
 
 pytestmark = pytest.mark.django_db
 
@@ -21,12 +20,6 @@ pytestmark = pytest.mark.django_db
 def _fulfil(user, *lines):
     order = paid_order(user, *lines)
     return order, services.fulfilment_fulfil_order(order_id=order.pk)
-
-
-def _client(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def _download_url(client):
@@ -105,7 +98,7 @@ def test_refused_download_links_count_nothing(case, client_a, client_b, shopper,
 
 def test_pass_is_redeemed_once_by_its_exhibitors_staff(shopper, booth_pass, staff_a, staff_b, client_a):
     _order, (unit,) = _fulfil(shopper, (booth_pass, 1))
-    staff, foreign_staff = _client(staff_a), _client(staff_b)
+    staff, foreign_staff = authenticated_client(staff_a), authenticated_client(staff_b)
 
     assert foreign_staff.post("/api/v1/passes/redeem", {"token": unit.pass_token}, format="json").status_code == 404
     assert client_a.post("/api/v1/passes/redeem", {"token": unit.pass_token}, format="json").status_code == 404
@@ -124,7 +117,7 @@ def test_pass_is_redeemed_once_by_its_exhibitors_staff(shopper, booth_pass, staf
 
 def test_forged_and_altered_pass_tokens_are_not_found(shopper, booth_pass, staff_a):
     _order, (unit,) = _fulfil(shopper, (booth_pass, 1))
-    staff = _client(staff_a)
+    staff = authenticated_client(staff_a)
     version, payload, signature = unit.pass_token.split(".")
     other_id = signing.b64url(signing.b64url_decode(payload).replace(str(unit.pk).encode(), str(unit.pk + 1).encode(), 1))
     # Alter a middle character of the signature: its 6 bits are all used, so the decoded bytes
@@ -139,7 +132,7 @@ def test_forged_and_altered_pass_tokens_are_not_found(shopper, booth_pass, staff
 
 def test_revoked_or_out_of_validity_passes_answer_409(shopper, booth_pass, staff_a):
     _order, (unit,) = _fulfil(shopper, (booth_pass, 1))
-    staff = _client(staff_a)
+    staff = authenticated_client(staff_a)
     with time_machine.travel(timezone.now() + timedelta(days=2)):
         late = staff.post("/api/v1/passes/redeem", {"token": unit.pass_token}, format="json")
     assert late.status_code == 409
@@ -174,7 +167,7 @@ def test_revocation_of_every_kind_releases_inventory_once(api_client, shopper, d
     key = next(u for u in units if u.product_id == software.pk).licence_key_id
     assert LicenceKey.objects.get(pk=key).status == LicenceKeyStatus.ASSIGNED
     # the library shows them revoked, without live links or tokens
-    items = _client(shopper).get("/api/v1/library/").json()["results"]
+    items = authenticated_client(shopper).get("/api/v1/library/").json()["results"]
     assert {i["status"] for i in items} == {"revoked"}
     assert next(i for i in items if i["kind"] == "pass")["pass"]["token"] is None
     assert next(i for i in items if i["kind"] == "service")["booking"]["access_url"] is None

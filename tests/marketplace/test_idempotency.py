@@ -10,21 +10,14 @@ from apps.orders.models import Order
 from marketplace.api.idempotency import IN_FLIGHT_TIMEOUT, idempotency_prune
 from marketplace.models import IdempotencyRecord, IdempotencyState
 from marketplace.tasks import idempotency_prune as idempotency_prune_task
-from tests.factories import ProductFactory, ShopperFactory
+from tests.factories import ProductFactory, ShopperFactory, authenticated_client
 
 ORDERS = "/api/v1/orders/"
 
 
 @pytest.fixture
-def shopper(db):
-    return ShopperFactory()
-
-
-@pytest.fixture
 def client(shopper) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(shopper)
-    return client
+    return authenticated_client(shopper)
 
 
 @pytest.fixture

@@ -1,31 +1,6 @@
 import pytest
-from rest_framework.test import APIClient
 
-from tests.factories import ProductFactory, ServiceSlotFactory, ShopperFactory
-
-
-@pytest.fixture
-def shopper(db):
-    return ShopperFactory(email="a@shopper.test")
-
-
-@pytest.fixture
-def other_shopper(db):
-    return ShopperFactory(email="b@shopper.test")
-
-
-@pytest.fixture
-def client_a(shopper) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(shopper)
-    return client
-
-
-@pytest.fixture
-def client_b(other_shopper) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(other_shopper)
-    return client
+from tests.factories import ProductFactory, ServiceSlotFactory
 
 
 @pytest.fixture

@@ -7,10 +7,9 @@ import time
 from typing import Any
 
 import pytest
-from rest_framework.test import APIClient
 
 from apps.payments.models import ConnectAccount, ConnectStatus
-from tests.factories import ExhibitorFactory, ProductFactory, ShopperFactory, place_order
+from tests.factories import ExhibitorFactory, ProductFactory, place_order
 
 WEBHOOK_SECRET = "whsec_test_secret"
 
@@ -68,18 +67,6 @@ def stripe_event(event_id: str, event_type: str, object_id: str, **obj: Any) -> 
 def onboard(exhibitor) -> ConnectAccount:
     return ConnectAccount.objects.create(exhibitor=exhibitor, provider="simulated",
                                          account_reference=f"sim_acct_{exhibitor.pk}", status=ConnectStatus.ENABLED)
-
-
-@pytest.fixture
-def shopper(db):
-    return ShopperFactory(email="payer@shopper.test")
-
-
-@pytest.fixture
-def client_a(shopper) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(shopper)
-    return client
 
 
 @pytest.fixture
