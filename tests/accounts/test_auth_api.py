@@ -45,11 +45,33 @@ def test_wrong_password_is_refused(db, client):
     assert "session_token" not in response.json().get("meta", {})
 
 
-def test_a_forged_session_token_is_401(db):
-    response = APIClient().get("/api/v1/orders/", headers={"X-Session-Token": "forged"})
+@pytest.mark.parametrize("token", ["forged", "a" * 32, "A" * 32, "x" * 5000, "abc\tdef" * 4])
+def test_a_forged_session_token_is_401_and_touches_no_cache_key(db, token):
+    from django.core.cache import cache
+
+    before = set(cache._cache.get_client().keys("*"))
+
+    response = APIClient().get("/api/v1/orders/", headers={"X-Session-Token": token})
 
     assert response.status_code == 401
     assert response.json()["errors"][0]["code"] in {"authentication_failed", "not_authenticated"}
+    written = {k.decode() for k in set(cache._cache.get_client().keys("*")) - before}
+    assert not [k for k in written if "session" in k]
+
+
+def test_a_session_token_is_read_from_the_cache_not_the_session_table(db, client, django_assert_num_queries):
+    # given a shopper who logged in (the session is written through to Postgres and the cache)
+    UserFactory(email="shopper@expo.test")
+    login = client.post(f"{AUTH}/login", {"email": "shopper@expo.test", "password": PASSWORD}, format="json")
+    api = APIClient(headers={"X-Session-Token": login.json()["meta"]["session_token"]})
+
+    # when the token is used: the user and the (empty) order page are the only queries
+    with django_assert_num_queries(2) as ctx:
+        response = api.get("/api/v1/orders/")
+
+    # then no query reads the session table
+    assert response.status_code == 200
+    assert not [q for q in ctx.captured_queries if "django_session" in q["sql"]]
 
 
 def test_password_reset_request_sends_an_email_with_a_front_end_link(db, client):

@@ -27,3 +27,9 @@ HEADLESS_FRONTEND_URLS = {
     "account_signup": f"{E.FRONTEND_URL}/account/signup",
     "socialaccount_login_error": f"{E.FRONTEND_URL}/account/provider/callback",
 }
+
+# Sessions (the shoppers' X-Session-Token and the admin's cookie) are written through to Postgres
+# and read from Redis: an authenticated API call costs one cache read instead of two session
+# queries (allauth checks the token exists, then loads it). Postgres stays the source of truth;
+# a cache miss or a flushed Redis falls back to the session table.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
