@@ -2,12 +2,21 @@
 
 They read the annotations of apps.catalog.selectors (`remaining`, `on_sale`, `remaining_places`)
 and the joined exhibitor, so serializing a page issues no query per row.
+
+`ProductOutputSerializer` declares its fields the usual way (they make the OpenAPI schema and
+stay the reference) but writes each product with one dict display instead of DRF's per-field walk,
+which cost ≈0.1 ms a row (half of a 100-product page, bench S3 profile).
+tests/catalog/test_api_products.py proves the two give the same output for every kind,
+language and sale window.
 """
+
+from typing import Any
 
 from rest_framework import serializers
 
 from apps.catalog.models import Product, ServiceSlot
 from apps.exhibitors.models import Exhibitor
+from marketplace.api.representation import iso_datetime
 
 
 class ProductExhibitorSerializer(serializers.ModelSerializer):
@@ -49,6 +58,33 @@ class ProductOutputSerializer(serializers.ModelSerializer):
             "edition_size",
         ]
         read_only_fields = fields
+
+    # Columns the output reads: the list and detail views load only these (`.only(*COLUMNS)`).
+    COLUMNS = (
+        "id", "slug", "kind", "title", "title_zh", "description", "description_zh", "price", "currency",
+        "sale_starts_at", "sale_ends_at", "per_customer_limit", "edition_size",
+        "exhibitor", "exhibitor__slug", "exhibitor__name",
+    )
+
+    def to_representation(self, instance: Product) -> dict[str, Any]:
+        exhibitor = instance.exhibitor
+        return {
+            "id": instance.pk,
+            "slug": instance.slug,
+            "kind": instance.kind,
+            "title": instance.localized_title,
+            "title_zh": instance.title_zh,
+            "description": instance.localized_description,
+            "exhibitor": {"slug": exhibitor.slug, "name": exhibitor.name},
+            "price": instance.price,
+            "currency": instance.currency,
+            "on_sale": bool(instance.on_sale),  # type: ignore[attr-defined]  # selector annotation
+            "sale_starts_at": iso_datetime(instance.sale_starts_at),
+            "sale_ends_at": iso_datetime(instance.sale_ends_at),
+            "per_customer_limit": instance.per_customer_limit,
+            "remaining": instance.remaining,  # type: ignore[attr-defined]  # selector annotation
+            "edition_size": instance.edition_size,
+        }
 
 
 class SlotOutputSerializer(serializers.ModelSerializer):

@@ -3,7 +3,6 @@ shoppers (the API default is IsAuthenticated, so each view opens itself)."""
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics
@@ -13,6 +12,7 @@ from apps.catalog import selectors
 from apps.catalog.api.filters import ProductFilter
 from apps.catalog.api.serializers import ProductOutputSerializer, SlotOutputSerializer
 from apps.catalog.models import Product, ProductKind, ServiceSlot
+from marketplace.api.filters import FilterBackend
 
 ACCEPT_LANGUAGE = OpenApiParameter(
     name="Accept-Language",
@@ -33,12 +33,12 @@ class ProductListView(generics.ListAPIView):
 
     permission_classes = [AllowAny]
     serializer_class = ProductOutputSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_class = ProductFilter
     ordering = "-id"  # unique and never changes: cursors stay valid under inserts
 
     def get_queryset(self) -> QuerySet[Product]:
-        return selectors.product_list_public()
+        return selectors.product_list_public().only(*ProductOutputSerializer.COLUMNS)
 
 
 @extend_schema_view(
@@ -52,7 +52,7 @@ class ProductDetailView(generics.RetrieveAPIView):
     lookup_field = "id"
 
     def get_queryset(self) -> QuerySet[Product]:
-        return selectors.product_list_public()
+        return selectors.product_list_public().only(*ProductOutputSerializer.COLUMNS)
 
 
 @extend_schema_view(
