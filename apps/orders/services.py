@@ -53,7 +53,6 @@ def _load_products(lines: Sequence[LineRequest]) -> dict[int, Product]:
     products = {
         p.pk: p
         for p in Product.objects.filter(id__in=ids, is_published=True, exhibitor__status=ExhibitorStatus.APPROVED)
-        .select_related("exhibitor")
     }
     missing = sorted(ids - products.keys())
     if missing:
@@ -269,7 +268,7 @@ def order_checkout(*, user: Any, lines: Sequence[LineRequest]) -> tuple[Order, P
     order pending with no payment (None); the shopper retries with POST /orders/{id}/payment.
     """
     order = order_place(user=user, lines=lines)
-    return order, payment_try_create_for_order(order=order)
+    return order, payment_try_create_for_order(order=order, attempt=1)  # a new order has no attempt yet
 
 
 def order_payment_for_shopper(*, order: Order) -> Payment:

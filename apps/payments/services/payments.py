@@ -24,20 +24,23 @@ if TYPE_CHECKING:
 logger = structlog.get_logger(__name__)
 
 
-def payment_create_for_order(*, order: "Order") -> Payment:
+def payment_create_for_order(*, order: "Order", attempt: int | None = None) -> Payment:
     """Create a new payment attempt for the order's total with the configured provider.
 
     Preconditions: the order is committed and pending payment (checked by the caller); not called
-    inside a transaction. Not idempotent: each call is a new attempt (whose provider call is
-    idempotent on the attempt's id). Raises PaymentProviderError when the provider fails; the
-    attempt then stays `created` without a client secret, and a later call makes a new attempt.
+    inside a transaction. `attempt`: the caller may name it when it knows (1 for an order it has
+    just placed: one INSERT, no read); None numbers it after the order's existing attempts. Not
+    idempotent: each call is a new attempt (whose provider call is idempotent on the attempt's
+    id); two attempts with one number fail on the (order, attempt) unique constraint. Raises
+    PaymentProviderError when the provider fails; the attempt then stays `created` without a
+    client secret, and a later call makes a new attempt.
     """
     provider = get_provider()
-    with transaction.atomic():
+    if attempt is None:
         attempt = (Payment.objects.filter(order=order).aggregate(n=Max("attempt"))["n"] or 0) + 1
-        payment = Payment.objects.create(
-            order=order, attempt=attempt, provider=provider.name, amount=order.total, currency=order.currency,
-        )
+    payment = Payment.objects.create(
+        order=order, attempt=attempt, provider=provider.name, amount=order.total, currency=order.currency,
+    )
     result = provider.create_payment(payment_id=payment.pk, amount=payment.amount, currency=payment.currency,
                                      order_number=order.number, order_id=str(order.pk))
     payment.provider_reference = result.reference
@@ -59,11 +62,11 @@ def payment_get_or_create_for_order(*, order: "Order") -> Payment:
     return payment_create_for_order(order=order)
 
 
-def payment_try_create_for_order(*, order: "Order") -> Payment | None:
+def payment_try_create_for_order(*, order: "Order", attempt: int | None = None) -> Payment | None:
     """`payment_create_for_order`, but a provider failure is logged and answered with None: the
     order and its hold stand, and the shopper retries through POST /orders/{id}/payment."""
     try:
-        return payment_create_for_order(order=order)
+        return payment_create_for_order(order=order, attempt=attempt)
     except PaymentProviderError:
         logger.warning("payment_create_failed", order_id=str(order.pk), exc_info=True)
         return None
