@@ -197,7 +197,8 @@ class Stack:
         cmd = [
             _bin("gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
             "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
-            "--worker-tmp-dir", "/dev/shm",  # noqa: S108 (gunicorn heartbeat files, not data) "--access-logfile", "-", "--keep-alive", "30", "--backlog", "2048",
+            "--worker-tmp-dir", "/dev/shm",  # noqa: S108 (gunicorn heartbeat files, not data)
+            "--keep-alive", "30", "--backlog", "2048",
         ]
         with log_path.open("ab") as out:
             proc = subprocess.Popen(cmd, env=django_env(database), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
