@@ -94,12 +94,13 @@ def _validate(lines: Sequence[LineRequest], products: dict[int, Product], slots:
             raise LimitExceeded(f"At most {limit} per customer.")
 
 
-def _refuse_flagged(products: dict[int, Product], slot_ids: set[int]) -> None:
-    """Answer from the Redis flags, before any transaction or lock (DESIGN.md)."""
-    limited = [pid for pid, p in products.items() if p.kind == ProductKind.COLLECTIBLE or p.stock_total is not None]
-    sold_out, full = inventory.inventory_flags(product_ids=limited, slot_ids=slot_ids)
+def _refuse_flagged(product_ids: set[int], slot_ids: set[int]) -> None:
+    """Answer from the Redis flags, before any query, transaction or lock (DESIGN.md): during a
+    sell-out most requests end here. Only limited goods are ever flagged, so every requested id
+    is checked without reading the products first."""
+    sold_out, full = inventory.inventory_flags(product_ids=product_ids, slot_ids=slot_ids)
     if sold_out:
-        raise SoldOut(f"{products[min(sold_out)].title} is sold out.")
+        raise SoldOut(f"Product {min(sold_out)} is sold out.")
     if full:
         raise SlotFull()
 
@@ -164,11 +165,11 @@ def order_place(*, user: Any, lines: Sequence[LineRequest], now: datetime | None
     see `order_checkout`.
     """
     now = now or timezone.now()
-    products = _load_products(lines)
     slot_ids = {line.slot_id for line in lines if line.slot_id is not None}
+    _refuse_flagged({line.product_id for line in lines}, slot_ids)
+    products = _load_products(lines)
     slots = {s.pk: s for s in ServiceSlot.objects.filter(id__in=slot_ids)} if slot_ids else {}
     _validate(lines, products, slots, now)
-    _refuse_flagged(products, slot_ids)
     for _attempt in range(3):
         try:
             return _place(user=user, lines=lines, products=products, now=now)
