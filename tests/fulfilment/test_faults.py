@@ -6,6 +6,7 @@ ever killed.
 """
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import pytest
 import redis
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 from apps.catalog import services as catalog_services
 from apps.catalog.models import LicenceKey, LicenceKeyStatus
@@ -53,6 +55,8 @@ def _point_broker(url):
     app.amqp._producer_pool = None
 
 
+WORKER_THREADS = 4  # `-c` of each worker: at most this many sends are in flight when one is killed
+
 class Workers:
     def __init__(self, tmp_path):
         self.email_dir = tmp_path / "mail"
@@ -67,7 +71,7 @@ class Workers:
             "CELERY_BROKER_URL": BROKER, "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT),
         }
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "threads", "-c", "4", "-Q",
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "threads", "-c", str(WORKER_THREADS), "-Q",
              "fulfilment,notifications,default", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "WARNING",
              "-n", f"fault{len(self.procs)}@%h"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -89,10 +93,12 @@ class Workers:
                     proc.kill()
 
     def emails(self):
+        # A long header value is folded onto indented continuation lines (RFC 5322), e.g. when
+        # the user ids in the dedupe key grow: unfold before reading it.
         keys = []
         for path in self.email_dir.iterdir():
-            keys += [line.split(":", 1)[1].strip() for line in path.read_text().splitlines()
-                     if line.startswith("X-Expo-Notification:")]
+            for match in re.finditer(r"^X-Expo-Notification:((?:.*)(?:\n[ \t].*)*)", path.read_text(), re.MULTILINE):
+                keys.append("".join(part.strip() for part in match.group(1).split("\n")))
         return keys
 
 
@@ -153,7 +159,11 @@ def _fulfilled():
     return Order.objects.filter(status=OrderStatus.FULFILLED).count()
 
 
-def _assert_exactly_once(orders, workers, received):
+def _assert_exactly_once(orders, workers, received, *, killed: bool = False):
+    """Goods exactly once, always. Notifications: every one sent; exactly once unless a worker was
+    killed, in which case a send the dead worker made but had not recorded (at most one per
+    worker thread) is sent again: the outbox's documented at-least-once gap, which receivers
+    absorb by the X-Expo-Notification / delivery key, now asserted rather than left to timing."""
     ids = [o.pk for o in orders]
     assert Order.objects.filter(pk__in=ids, status=OrderStatus.FULFILLED).count() == len(orders)
     units = Entitlement.objects.filter(order_id__in=ids)
@@ -164,9 +174,11 @@ def _assert_exactly_once(orders, workers, received):
     assert len(keys) == len(set(keys)) == len(orders)
     assert LicenceKey.objects.filter(status=LicenceKeyStatus.ASSIGNED).count() == len(orders)
     emails = workers.emails()
-    # per order: order_confirmed + goods_delivered to the shopper, new_sale to the exhibitor's staff
-    assert len(emails) == len(set(emails)) == 3 * len(orders)
-    assert len(received) == len(set(received)) == len(orders)
+    # per order: order_confirmed (paid and delivered, one email) to the shopper, new_sale to the exhibitor's staff
+    assert len(set(emails)) == 2 * len(orders)
+    assert len(set(received)) == len(orders)
+    repeats = (len(emails) - len(set(emails))) + (len(received) - len(set(received)))
+    assert repeats <= (WORKER_THREADS if killed else 0), (repeats, emails, received)
 
 
 def test_worker_killed_mid_batch_every_order_delivered_exactly_once(workers, hook_server):
@@ -179,6 +191,7 @@ def test_worker_killed_mid_batch_every_order_delivered_exactly_once(workers, hoo
     # SIGKILL the worker once it is part-way through the batch
     assert _wait(lambda: _fulfilled() >= 3, timeout=30)
     workers.kill(first)
+    killed_at = timezone.now()
     done_at_kill = _fulfilled()
 
     # a new worker, and the beat sweeps (run directly) recover what the dead worker held
@@ -187,13 +200,17 @@ def test_worker_killed_mid_batch_every_order_delivered_exactly_once(workers, hoo
     # the outbox sweep sends what lost its message; then claims the dead worker left are retried
     assert _wait(lambda: (notifications_sweep_pending() or True)
                  and not Notification.objects.filter(status="pending").exists(), 20)
-    time.sleep(0.5)  # let the live worker finish what it has claimed
-    notifications_sweep_pending(stale_after=timedelta(0))
+    # Rows the dead worker claimed were claimed before the kill; the live worker's after it. Let the
+    # live worker finish its claims (a batch can take a while), then retry only the dead one's, as
+    # the beat sweep does once STALE_SENDING_SECONDS have passed.
+    assert _wait(lambda: not Notification.objects.filter(status="sending", claimed_at__gt=killed_at).exists(), 20)
+    now = timezone.now()
+    notifications_sweep_pending(now=now, stale_after=now - killed_at)
     assert _wait(lambda: not Notification.objects.exclude(status="sent").exists(), 20), \
         list(Notification.objects.exclude(status="sent").values_list("status", "last_error"))
     print(f"fault test: {done_at_kill}/30 orders fulfilled when the worker was killed")
     assert done_at_kill < 30, "the kill landed after the batch; nothing was interrupted"
-    _assert_exactly_once(orders, workers, received)
+    _assert_exactly_once(orders, workers, received, killed=True)
 
 
 def test_broker_down_at_payment_then_back_everything_is_delivered(workers, hook_server):
