@@ -10,7 +10,7 @@ import logging
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from django.conf import settings
@@ -37,6 +37,9 @@ from apps.orders.models import Order, OrderLine, OrderStatus
 from marketplace.errors import NotFound
 from marketplace.money import format_money
 from marketplace.tenancy import can_access_exhibitor
+
+if TYPE_CHECKING:
+    from apps.notifications.services import NotificationEvent
 
 logger = logging.getLogger(__name__)
 
@@ -129,22 +132,33 @@ def download_token_make(*, entitlement: Entitlement, file_id: int) -> str:
 # --- Fulfilment ------------------------------------------------------------------------------------
 
 
-def _draw_licence_keys(*, product_id: int, count: int) -> list[int]:
+def _draw_licence_keys(*, product_id: int, count: int) -> list[int] | None:
     """Assign `count` available keys of the product, skipping keys other fulfilments hold locked.
 
-    Drawn exactly once: the UPDATE flips them to assigned in this transaction, SKIP LOCKED keeps
-    concurrent fulfilments off each other's rows. Raises FulfilmentFailed if the pool runs dry.
+    None if the product has no key pool at all (nothing to draw). Drawn exactly once: the UPDATE
+    flips them to assigned in this transaction, SKIP LOCKED keeps concurrent fulfilments off each
+    other's rows. One statement: the draw and whether a pool exists (a data-modifying CTE; the
+    EXISTS sees the keys as they were before the draw, which exist either way). Raises
+    FulfilmentFailed if the pool runs dry.
     """
     table = LicenceKey._meta.db_table
     sql = f"""
-        UPDATE {table} SET status = %s, updated_at = now()
-        WHERE id IN (SELECT id FROM {table} WHERE product_id = %s AND status = %s
-                     ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)
-        RETURNING id
+        WITH drawn AS (
+            UPDATE {table} SET status = %s, updated_at = now()
+            WHERE id IN (SELECT id FROM {table} WHERE product_id = %s AND status = %s
+                         ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)
+            RETURNING id
+        )
+        SELECT id FROM drawn
+        UNION ALL
+        SELECT NULL WHERE EXISTS (SELECT 1 FROM {table} WHERE product_id = %s)
     """  # noqa: S608 - only a table name of ours is interpolated
     with connection.cursor() as cursor:
-        cursor.execute(sql, [LicenceKeyStatus.ASSIGNED, product_id, LicenceKeyStatus.AVAILABLE, count])
-        ids = sorted(row[0] for row in cursor.fetchall())
+        cursor.execute(sql, [LicenceKeyStatus.ASSIGNED, product_id, LicenceKeyStatus.AVAILABLE, count, product_id])
+        rows = [row[0] for row in cursor.fetchall()]
+    if not rows:
+        return None
+    ids = sorted(i for i in rows if i is not None)
     if len(ids) < count:
         raise FulfilmentFailed(f"The licence key pool of product {product_id} has {len(ids)} keys left, {count} needed.")
     return ids
@@ -178,8 +192,7 @@ def _build_units(*, order: Order, line: OrderLine, indexes: list[int], now: date
             unit.access_url = _frontend(f"/sessions/{unit.nonce}")
             units.append(unit)
     elif product.kind == ProductKind.DOWNLOAD:
-        has_pool = LicenceKey.objects.filter(product_id=product.pk).exists()
-        keys = _draw_licence_keys(product_id=product.pk, count=len(indexes)) if has_pool else []
+        keys = _draw_licence_keys(product_id=product.pk, count=len(indexes)) or []
         for n, index in enumerate(indexes):
             units.append(Entitlement(**base, unit_index=index, downloads_left=product.download_limit,
                                      licence_key_id=keys[n] if keys else None, created_at=now))
@@ -192,24 +205,23 @@ def _build_units(*, order: Order, line: OrderLine, indexes: list[int], now: date
     return units
 
 
-def _order_context(order: Order, lines: list[OrderLine]) -> dict[str, Any]:
+def _order_context(order: Order, lines: list[OrderLine], *, delivered: bool) -> dict[str, Any]:
     return {
         "order_id": str(order.pk), "order_number": order.number, "currency": order.currency,
         "total": order.total, "total_display": format_money(order.total, order.currency),
         "lines": [{"title": line.title, "quantity": line.quantity} for line in lines],
-        "library_url": _frontend("/library"),
+        "library_url": _frontend("/library"), "delivered": delivered,
     }
 
 
-def _notify_delivered(order: Order, lines: list[OrderLine]) -> None:
-    from apps.notifications.services import notification_enqueue
+def _sale_events(order: Order, lines: list[OrderLine]) -> list[NotificationEvent]:
+    """new_sale for each exhibitor with lines in the order (its staff and webhook endpoints)."""
+    from apps.notifications.services import NotificationEvent
 
-    context = _order_context(order, lines)
-    notification_enqueue(kind="goods_delivered", recipient_user_id=order.user_id, context=context,
-                         dedupe_key=f"order:{order.pk}:delivered")
     by_exhibitor: dict[int, list[OrderLine]] = {}
     for line in lines:
         by_exhibitor.setdefault(line.exhibitor_id, []).append(line)
+    events = []
     for exhibitor_id, own in sorted(by_exhibitor.items()):
         sale = {
             "order_number": order.number, "exhibitor_id": exhibitor_id, "currency": order.currency,
@@ -217,8 +229,9 @@ def _notify_delivered(order: Order, lines: list[OrderLine]) -> None:
             "lines": [{"line_id": line.pk, "product_id": line.product_id, "title": line.title, "quantity": line.quantity,
                        "unit_price": line.unit_price} for line in own],
         }
-        notification_enqueue(kind="new_sale", exhibitor_id=exhibitor_id, context=sale,
-                             dedupe_key=f"order:{order.pk}:sale:{exhibitor_id}")
+        events.append(NotificationEvent(kind="new_sale", exhibitor_id=exhibitor_id, context=sale,
+                                        dedupe_key=f"order:{order.pk}:sale:{exhibitor_id}"))
+    return events
 
 
 def fulfilment_fulfil_order(*, order_id: UUID | str, now: datetime | None = None) -> list[Entitlement]:
@@ -227,12 +240,15 @@ def fulfilment_fulfil_order(*, order_id: UUID | str, now: datetime | None = None
     Locks the order row (two workers on one order serialise; the second finds it fulfilled).
     Creates only the missing entitlements (UNIQUE (order_line, unit_index) backs this up), draws
     licence keys with SKIP LOCKED, signs certificates and pass tokens, marks the order fulfilled
-    and enqueues the shopper's and exhibitors' notifications after commit. An order that is not
-    paid (already fulfilled, refunded, unpaid) is left alone: returns []. Idempotent. Raises
-    FulfilmentFailed when the goods cannot be produced (e.g. an empty licence key pool) and
-    database errors, which the task retries.
+    and enqueues the notifications, all sent by one task after commit: the shopper's
+    order_confirmed (one email saying the order is paid and, when it was fulfilled here, that
+    everything is in the library) and each exhibitor's new_sale. An order that is not paid
+    (already fulfilled, refunded, unpaid) is left alone: returns []. A partially refunded order
+    gets its missing units and the confirmation (not yet delivered), and stays partially refunded.
+    Idempotent. Raises FulfilmentFailed when the goods cannot be produced (e.g. an empty licence
+    key pool) and database errors, which the task retries.
     """
-    from apps.notifications.services import notification_enqueue
+    from apps.notifications.services import NotificationEvent, notifications_enqueue_many
 
     now = now or timezone.now()
     with transaction.atomic():
@@ -247,18 +263,23 @@ def fulfilment_fulfil_order(*, order_id: UUID | str, now: datetime | None = None
             missing = [i for i in range(line.quantity) if (line.pk, i) not in existing]
             if missing:
                 created.extend(_build_units(order=order, line=line, indexes=missing, now=now))
-        Entitlement.objects.bulk_create(created)
+        if created:
+            Entitlement.objects.bulk_create(created)
         for unit in created:
             if unit.kind == ProductKind.PASS:
                 unit.pass_token = pass_token_make(entitlement_id=unit.pk, valid_from=unit.valid_from, valid_until=unit.valid_until)
         passes = [unit for unit in created if unit.kind == ProductKind.PASS]
         if passes:
             Entitlement.objects.bulk_update(passes, ["pass_token"])
-        notification_enqueue(kind="order_confirmed", recipient_user_id=order.user_id, context=_order_context(order, lines),
-                             dedupe_key=f"order:{order.pk}:confirmed")
-        if order.status == OrderStatus.PAID:
+        delivered = order.status == OrderStatus.PAID
+        if delivered:
             order_services.order_mark_fulfilled(order_id=order.pk)
-            _notify_delivered(order, lines)
+        events = [NotificationEvent(kind="order_confirmed", recipient_user_id=order.user_id,
+                                    context=_order_context(order, lines, delivered=delivered),
+                                    dedupe_key=f"order:{order.pk}:confirmed")]
+        if delivered:
+            events += _sale_events(order, lines)
+        notifications_enqueue_many(events=events)
     logger.info("order %s fulfilled: %s entitlements created", order_id, len(created))
     return created
 

@@ -4,23 +4,30 @@ Exactly-once effects on top of at-least-once tasks: a row is claimed (pending ->
 counted, committed) before the email or HTTP call and marked sent after it, so a repeated task
 finds `sent` and returns. Only a worker that dies between the external call and the commit that
 records it can cause a repeat; the sweep retries such a claim only after STALE_SENDING_SECONDS.
+
+Rows written together (one event, or several events of one transaction through
+`notifications_enqueue_many`) are sent by ONE `notifications.send_batch` task after commit, each
+row still claimed, sent and recorded on its own. Single-row tasks send the retries with backoff.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import logging
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, transaction
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -39,6 +46,8 @@ from marketplace.netguard import outbound_url_error
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Expo-Signature"
+# Rows per `notifications.send_batch` task when the sweep re-enqueues a backlog.
+SWEEP_BATCH_SIZE = 50
 WEBHOOK_EVENT_TYPES: dict[str, str] = {
     NotificationKind.NEW_SALE: "sale.created",
     NotificationKind.SALE_REFUNDED: "sale.refunded",
@@ -61,9 +70,40 @@ def _operators() -> list[Any]:
     )
 
 
-def _exhibitor_staff(exhibitor_id: int) -> list[Any]:
-    user_model = get_user_model()
-    return list(user_model.objects.filter(is_active=True, exhibitor_memberships__exhibitor_id=exhibitor_id).distinct().order_by("id"))
+def _exhibitor_staff(exhibitor_ids: set[int]) -> dict[int, list[Any]]:
+    """Active staff of each exhibitor, by exhibitor id, ordered by user id (one query)."""
+    from apps.exhibitors.models import ExhibitorMembership
+
+    staff: dict[int, list[Any]] = {}
+    if not exhibitor_ids:
+        return staff
+    seen: set[tuple[int, int]] = set()
+    memberships = (ExhibitorMembership.objects.filter(exhibitor_id__in=exhibitor_ids, user__is_active=True)
+                   .select_related("user").order_by("exhibitor_id", "user_id"))
+    for membership in memberships:
+        if (membership.exhibitor_id, membership.user_id) not in seen:
+            seen.add((membership.exhibitor_id, membership.user_id))
+            staff.setdefault(membership.exhibitor_id, []).append(membership.user)
+    return staff
+
+
+@dataclass(frozen=True)
+class NotificationEvent:
+    """One event to notify about; see `notification_enqueue` for the meaning of the fields."""
+
+    kind: str
+    context: dict[str, Any]
+    dedupe_key: str
+    recipient_user_id: int | None = None
+    recipient_email: str | None = None
+    exhibitor_id: int | None = None
+
+    def to_exhibitor(self) -> bool:
+        return (self.kind in EXHIBITOR_KINDS and self.exhibitor_id is not None and self.recipient_user_id is None
+                and not self.recipient_email)
+
+    def to_operators(self) -> bool:
+        return self.kind == NotificationKind.OPERATOR_ATTENTION and self.recipient_user_id is None and not self.recipient_email
 
 
 def notification_enqueue(*, kind: str, recipient_user_id: int | None = None, recipient_email: str | None = None,
@@ -75,87 +115,152 @@ def notification_enqueue(*, kind: str, recipient_user_id: int | None = None, rec
     active webhook endpoint of it; for operator_attention without a recipient, every operator.
     Each row's key is `dedupe_key` plus a recipient suffix, unique in the database: enqueueing the
     same event again writes nothing and sends nothing twice (idempotent). `context` must be JSON
-    serialisable. Returns the ids of the unsent rows for this event.
+    serialisable. Returns the ids of the unsent rows for this event. Same as
+    `notifications_enqueue_many` with one event.
     """
-    if kind not in NotificationKind.values:
-        raise ValueError(f"Unknown notification kind {kind!r}.")
+    return notifications_enqueue_many(events=[NotificationEvent(
+        kind=kind, context=context, dedupe_key=dedupe_key, recipient_user_id=recipient_user_id,
+        recipient_email=recipient_email, exhibitor_id=exhibitor_id)])
+
+
+def notifications_enqueue_many(*, events: Sequence[NotificationEvent]) -> list[int]:
+    """Write the outbox rows of several events at once and send them all with ONE
+    `notifications.send_batch` task after the current transaction commits.
+
+    Each event is treated exactly as `notification_enqueue` treats it (recipients, dedupe keys,
+    idempotency); recipients are looked up, rows written and unsent rows read in a fixed number of
+    queries whatever the number of events. Raises ValueError for an unknown kind (nothing is
+    written). Returns the ids of the unsent rows of these events.
+    """
+    for event in events:
+        if event.kind not in NotificationKind.values:
+            raise ValueError(f"Unknown notification kind {event.kind!r}.")
     user_model = get_user_model()
+    user_ids = {e.recipient_user_id for e in events if e.recipient_user_id is not None}
+    users = {user.pk: user for user in user_model.objects.filter(pk__in=user_ids)} if user_ids else {}
+    exhibitor_ids = {e.exhibitor_id for e in events if e.to_exhibitor() and e.exhibitor_id is not None}
+    staff = _exhibitor_staff(exhibitor_ids)
+    endpoints: dict[int, list[ExhibitorWebhookEndpoint]] = {}
+    if exhibitor_ids:
+        for endpoint in ExhibitorWebhookEndpoint.objects.filter(exhibitor_id__in=exhibitor_ids, active=True).order_by("id"):
+            endpoints.setdefault(endpoint.exhibitor_id, []).append(endpoint)
+    operators = _operators() if any(e.to_operators() for e in events) else []
+
     rows: list[Notification] = []
+    for event in events:
+        def email_row(suffix: str, *, user: Any = None, email: str = "", language: str = "en",
+                      event: NotificationEvent = event) -> Notification:
+            return Notification(
+                dedupe_key=f"{event.dedupe_key}:{suffix}", kind=event.kind, channel=Channel.EMAIL, recipient_user=user,
+                recipient_email=user.email if user is not None else email, exhibitor_id=event.exhibitor_id,
+                language=getattr(user, "language", None) or language, context=event.context,
+            )
 
-    def email_row(suffix: str, *, user: Any = None, email: str = "", language: str = "en") -> Notification:
-        return Notification(
-            dedupe_key=f"{dedupe_key}:{suffix}", kind=kind, channel=Channel.EMAIL, recipient_user=user,
-            recipient_email=user.email if user is not None else email, exhibitor_id=exhibitor_id,
-            language=getattr(user, "language", None) or language, context=context,
-        )
-
-    if recipient_user_id is not None:
-        user = user_model.objects.filter(pk=recipient_user_id).first()
-        if user is not None:
-            rows.append(email_row(f"u{user.pk}", user=user))
-    if recipient_email:
-        rows.append(email_row(f"e:{recipient_email.lower()}", email=recipient_email))
-    if kind in EXHIBITOR_KINDS and exhibitor_id is not None and recipient_user_id is None and not recipient_email:
-        rows.extend(email_row(f"u{user.pk}", user=user) for user in _exhibitor_staff(exhibitor_id))
-        rows.extend(
-            Notification(dedupe_key=f"{dedupe_key}:w{endpoint.pk}", kind=kind, channel=Channel.WEBHOOK, endpoint=endpoint,
-                         exhibitor_id=exhibitor_id, context=context)
-            for endpoint in ExhibitorWebhookEndpoint.objects.filter(exhibitor_id=exhibitor_id, active=True)
-        )
-    if kind == NotificationKind.OPERATOR_ATTENTION and recipient_user_id is None and not recipient_email:
-        rows.extend(email_row(f"u{user.pk}", user=user) for user in _operators())
+        before = len(rows)
+        if event.recipient_user_id is not None:
+            user = users.get(event.recipient_user_id)
+            if user is not None:
+                rows.append(email_row(f"u{user.pk}", user=user))
+        if event.recipient_email:
+            rows.append(email_row(f"e:{event.recipient_email.lower()}", email=event.recipient_email))
+        if event.to_exhibitor():
+            assert event.exhibitor_id is not None
+            rows.extend(email_row(f"u{user.pk}", user=user) for user in staff.get(event.exhibitor_id, []))
+            rows.extend(
+                Notification(dedupe_key=f"{event.dedupe_key}:w{endpoint.pk}", kind=event.kind, channel=Channel.WEBHOOK,
+                             endpoint=endpoint, exhibitor_id=event.exhibitor_id, context=event.context)
+                for endpoint in endpoints.get(event.exhibitor_id, [])
+            )
+        if event.to_operators():
+            rows.extend(email_row(f"u{user.pk}", user=user) for user in operators)
+        if len(rows) == before:
+            logger.info("notification %s (%s) has no recipient", event.kind, event.dedupe_key)
     if not rows:
-        logger.info("notification %s (%s) has no recipient", kind, dedupe_key)
         return []
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
     unsent = list(
         Notification.objects.filter(dedupe_key__in=[r.dedupe_key for r in rows], status=NotificationStatus.PENDING)
-        .values_list("id", "channel")
+        .order_by("id").values_list("id", flat=True)
     )
-    for notification_id, channel in unsent:
-        _schedule_send(notification_id=notification_id, channel=channel)
-    return [notification_id for notification_id, _ in unsent]
+    _schedule_batch(notification_ids=unsent)
+    return unsent
 
 
-def _schedule_send(*, notification_id: int, channel: str, countdown: float | None = None) -> None:
-    """Enqueue the sender after commit; a broker error is logged (the sweep sends it later)."""
-    name = "notifications.webhook_deliver" if channel == Channel.WEBHOOK else "notifications.send"
+def _send_task_after_commit(name: str, *, kwargs: dict[str, Any], countdown: float | None = None) -> None:
+    """Enqueue a sender after commit; a broker error is logged (the sweep sends it later)."""
 
     def send() -> None:
         from config.celery import app
 
         try:
-            app.send_task(name, kwargs={"notification_id": notification_id}, countdown=countdown,
+            app.send_task(name, kwargs=kwargs, countdown=countdown,
                           retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5})
         except Exception:
-            logger.warning("enqueue of %s(%s) failed; the sweep will retry", name, notification_id, exc_info=True)
+            logger.warning("enqueue of %s(%s) failed; the sweep will retry", name, kwargs, exc_info=True)
 
     transaction.on_commit(send)
+
+
+def _schedule_batch(*, notification_ids: list[int]) -> None:
+    """One `notifications.send_batch` task after commit for these rows (any channel)."""
+    if notification_ids:
+        _send_task_after_commit("notifications.send_batch", kwargs={"notification_ids": list(notification_ids)})
+
+
+def _schedule_send(*, notification_id: int, channel: str, countdown: float | None = None) -> None:
+    """Enqueue the single-row sender after commit (used for a retry with backoff)."""
+    name = "notifications.webhook_deliver" if channel == Channel.WEBHOOK else "notifications.send"
+    _send_task_after_commit(name, kwargs={"notification_id": notification_id}, countdown=countdown)
 
 
 # --- Claiming --------------------------------------------------------------------------------------
 
 
 def _claim(*, notification_id: int, channel: str, now: Any) -> Notification | None:
-    """pending (due) -> sending, attempts + 1, committed. None if sent, failed, not due or claimed."""
-    with transaction.atomic():
-        claimed = Notification.objects.filter(
-            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
-            pk=notification_id, channel=channel, status=NotificationStatus.PENDING,
-        ).update(status=NotificationStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now)
+    """pending (due) -> sending, attempts + 1, committed. None if sent, failed, not due or claimed.
+
+    One conditional UPDATE (atomic on its own, committed at once in autocommit mode): of two
+    workers claiming the same row, exactly one gets it.
+    """
+    claimed = Notification.objects.filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        pk=notification_id, channel=channel, status=NotificationStatus.PENDING,
+    ).update(status=NotificationStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now)
     if not claimed:
         return None
-    return Notification.objects.select_related("recipient_user", "endpoint").get(pk=notification_id)
+    return Notification.objects.select_related("endpoint").get(pk=notification_id)
+
+
+def _claim_loaded(notification: Notification, *, now: Any) -> bool:
+    """Claim a row a batch has read, like `_claim`, without reading it again: the UPDATE returns
+    the new attempt count (the rest of a row does not change after it is written). True if claimed."""
+    table = Notification._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, attempts = attempts + 1, claimed_at = %s "  # noqa: S608 - our table name only
+            "WHERE id = %s AND channel = %s AND status = %s AND (next_attempt_at IS NULL OR next_attempt_at <= %s) "
+            "RETURNING attempts",
+            [NotificationStatus.SENDING, now, notification.pk, notification.channel, NotificationStatus.PENDING, now],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    notification.status = NotificationStatus.SENDING
+    notification.attempts = row[0]
+    notification.claimed_at = now
+    return True
 
 
 def _finish(notification: Notification, *, ok: bool, error: str = "", retry: bool = True) -> None:
     """Record the outcome of an attempt; schedule the next one with exponential backoff."""
     now = timezone.now()
+    if ok:
+        # One UPDATE, committed at once (autocommit): the window in which a sent row is not yet
+        # recorded as sent stays as short as it can be.
+        Notification.objects.filter(pk=notification.pk).update(
+            status=NotificationStatus.SENT, sent_at=now, last_error="", next_attempt_at=None)
+        return
     with transaction.atomic():
-        if ok:
-            Notification.objects.filter(pk=notification.pk).update(
-                status=NotificationStatus.SENT, sent_at=now, last_error="", next_attempt_at=None)
-            return
         if retry and notification.attempts < _conf("MAX_ATTEMPTS"):
             delay = min(_conf("RETRY_BASE_SECONDS") * 2 ** (notification.attempts - 1), _conf("RETRY_MAX_SECONDS"))
             Notification.objects.filter(pk=notification.pk).update(
@@ -178,6 +283,27 @@ def render_email(*, kind: str, language: str, context: dict[str, Any]) -> tuple[
     return subject.strip(), body.strip() + "\n"
 
 
+def _email_claimed(notification: Notification, *, mail_connection: Any = None) -> bool:
+    """Send a claimed email row and record the outcome. True if sent. Never raises for delivery
+    problems: they are recorded and retried with backoff (the connection is closed so the next
+    message of a batch reconnects)."""
+    try:
+        subject, body = render_email(kind=notification.kind, language=notification.language, context=notification.context)
+        message = EmailMultiAlternatives(subject=subject, body=body, to=[notification.recipient_email],
+                                         headers={"X-Expo-Notification": notification.dedupe_key}, connection=mail_connection)
+        if mail_connection is not None:
+            mail_connection.open()  # once per batch: later messages reuse it (no-op when open)
+        message.send()
+    except Exception as exc:  # any backend failure: retry later, the outbox keeps the row
+        if mail_connection is not None:
+            with contextlib.suppress(Exception):  # already failing; the next message reconnects
+                mail_connection.close()
+        _finish(notification, ok=False, error=f"{type(exc).__name__}: {exc}")
+        return False
+    _finish(notification, ok=True)
+    return True
+
+
 def notification_send(*, notification_id: int) -> bool:
     """Send one email notification. Idempotent: a row already sent (or being sent) is left alone.
 
@@ -187,16 +313,51 @@ def notification_send(*, notification_id: int) -> bool:
     notification = _claim(notification_id=notification_id, channel=Channel.EMAIL, now=timezone.now())
     if notification is None:
         return False
+    return _email_claimed(notification)
+
+
+def notifications_send_batch(*, notification_ids: Sequence[int]) -> int:
+    """Send several outbox rows (emails and webhooks) in one go; returns how many were sent.
+
+    Each row is handled exactly as `notification_send` / `webhook_deliver` handle one: claimed on
+    its own (a row sent, failed, not due or claimed elsewhere is skipped), sent, and its outcome
+    recorded right after its own send, so exactly-once holds per row and a repeated batch sends
+    nothing twice. Emails go first, over one mail connection; then webhooks. A failure of one row
+    does not stop the others: delivery errors are recorded and retried per row with backoff;
+    an unexpected error is logged, the remaining rows are still sent, and the first such error
+    is raised at the end (the task retries transient ones; rows left claimed are retried by the
+    sweep after STALE_SENDING_SECONDS).
+    """
+    ids = sorted({int(i) for i in notification_ids})
+    if not ids:
+        return 0
+    rows = list(Notification.objects.filter(pk__in=ids, status=NotificationStatus.PENDING).order_by("id"))
+    rows.sort(key=lambda row: row.channel != Channel.EMAIL)  # emails first, then webhooks
+    sent = 0
+    first_error: BaseException | None = None
+    mail_connection = get_connection() if any(row.channel == Channel.EMAIL for row in rows) else None
     try:
-        subject, body = render_email(kind=notification.kind, language=notification.language, context=notification.context)
-        message = EmailMultiAlternatives(subject=subject, body=body, to=[notification.recipient_email],
-                                         headers={"X-Expo-Notification": notification.dedupe_key})
-        message.send()
-    except Exception as exc:  # any backend failure: retry later, the outbox keeps the row
-        _finish(notification, ok=False, error=f"{type(exc).__name__}: {exc}")
-        return False
-    _finish(notification, ok=True)
-    return True
+        for row in rows:
+            try:
+                if row.channel == Channel.EMAIL:
+                    if _claim_loaded(row, now=timezone.now()):
+                        sent += _email_claimed(row, mail_connection=mail_connection)
+                else:
+                    # Webhooks are claimed and read again, like webhook_deliver: the endpoint may
+                    # have been disabled since the batch read it.
+                    sent += webhook_deliver(notification_id=row.pk)
+            except Exception as exc:
+                logger.exception("notification %s could not be sent in its batch", row.pk)
+                first_error = first_error or exc
+    finally:
+        if mail_connection is not None:
+            try:
+                mail_connection.close()
+            except Exception:
+                logger.warning("closing the mail connection failed", exc_info=True)
+    if first_error is not None:
+        raise first_error
+    return sent
 
 
 # --- Webhooks --------------------------------------------------------------------------------------
@@ -232,6 +393,11 @@ def webhook_deliver(*, notification_id: int) -> bool:
     notification = _claim(notification_id=notification_id, channel=Channel.WEBHOOK, now=timezone.now())
     if notification is None:
         return False
+    return _webhook_claimed(notification)
+
+
+def _webhook_claimed(notification: Notification) -> bool:
+    """POST a claimed webhook row and record the outcome (see `webhook_deliver`). True if delivered."""
     endpoint = notification.endpoint
     assert endpoint is not None  # a database constraint guarantees it for webhook rows
     if not endpoint.active:
@@ -310,7 +476,8 @@ def notifications_sweep_pending(*, now: Any = None, stale_after: timedelta | Non
     """Re-enqueue due pending rows and rows claimed so long ago that their worker must be gone.
 
     A stale `sending` row goes back to pending first (conditionally, so a concurrent finish wins).
-    Idempotent: enqueueing a row twice sends it once. Returns how many rows were enqueued.
+    Sent by `notifications.send_batch` tasks of up to SWEEP_BATCH_SIZE rows each. Idempotent:
+    enqueueing a row twice sends it once. Returns how many rows were enqueued.
     """
     now = now or timezone.now()
     stale_after = stale_after if stale_after is not None else timedelta(seconds=_conf("STALE_SENDING_SECONDS"))
@@ -322,6 +489,7 @@ def notifications_sweep_pending(*, now: Any = None, stale_after: timedelta | Non
                                         status=NotificationStatus.PENDING)
             .order_by("created_at").values_list("id", "channel")[:limit]
         )
-        for notification_id, channel in due:
-            _schedule_send(notification_id=notification_id, channel=channel)
+        ids = [notification_id for notification_id, _ in due]
+        for start in range(0, len(ids), SWEEP_BATCH_SIZE):
+            _schedule_batch(notification_ids=ids[start:start + SWEEP_BATCH_SIZE])
     return len(due)

@@ -214,3 +214,55 @@ def test_library_query_count_is_independent_of_page_size(client_a, shopper, drop
 
 def test_library_needs_a_session(api_client):
     assert api_client.get("/api/v1/library/").status_code in (401, 403)
+
+
+def test_a_paid_order_is_fulfilled_in_a_fixed_number_of_queries_and_one_notification_task(
+        shopper, ebook, exhibitor_a, django_assert_num_queries, django_capture_on_commit_callbacks, monkeypatch):
+    # Given a paid download order of an exhibitor with a staff member and a webhook endpoint
+    from django.core import mail
+
+    from config.celery import app
+    from tests.factories import WebhookEndpointFactory, staff_of
+
+    staff = staff_of(exhibitor_a, email="sales@a.test")
+    WebhookEndpointFactory(exhibitor=exhibitor_a, url="https://hooks.a.test/sales")
+    order = paid_order(shopper, (ebook, 1))
+    sent = []
+    monkeypatch.setattr(app, "send_task", lambda name, **kw: sent.append((name, kw["kwargs"])))
+
+    # When it is fulfilled
+    # savepoint; lock the order; lines; existing units; key pool (draw + exists in one);
+    # insert units; order_mark_fulfilled (savepoint, lock, update, event, release);
+    # notifications: users, staff, endpoints, insert, unsent rows; release
+    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(17):
+        services.fulfilment_fulfil_order(order_id=order.pk)
+
+    # Then the shopper's confirmation, the staff email and the webhook go out in ONE task
+    rows = list(Notification.objects.filter(dedupe_key__startswith=f"order:{order.pk}").order_by("id"))
+    assert sorted((n.kind, n.channel) for n in rows) == [("new_sale", "email"), ("new_sale", "webhook"), ("order_confirmed", "email")]
+    assert sent == [("notifications.send_batch", {"notification_ids": [n.pk for n in rows]})]
+    # And the shopper gets a single email that says the order is paid and already in the library
+    from apps.notifications.services import notification_send
+
+    confirmed = next(n for n in rows if n.kind == "order_confirmed")
+    assert notification_send(notification_id=confirmed.pk) is True
+    (email,) = mail.outbox
+    assert email.subject == f"Order {order.number} confirmed"
+    assert "Tea Guide" in email.body
+    assert "Everything you bought is now in your library" in email.body
+    assert staff.email not in email.to
+
+
+def test_a_partially_refunded_order_is_confirmed_as_being_delivered(shopper, ebook):
+    from django.core import mail
+
+    from apps.notifications.services import notification_send
+
+    order = paid_order(shopper, (ebook, 1))
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.PARTIALLY_REFUNDED)
+    services.fulfilment_fulfil_order(order_id=order.pk)
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PARTIALLY_REFUNDED
+    (confirmed,) = Notification.objects.filter(dedupe_key__startswith=f"order:{order.pk}")
+    assert confirmed.kind == "order_confirmed"
+    notification_send(notification_id=confirmed.pk)
+    assert "Your items are being delivered to your library" in mail.outbox[0].body

@@ -63,7 +63,89 @@ def test_enqueue_is_sent_only_after_commit(django_capture_on_commit_callbacks, m
         ids = services.notification_enqueue(kind="refund_issued", recipient_user_id=user.pk, context={"order_number": "X"},
                                             dedupe_key="r1")
         assert sent == []
-    assert sent == [("notifications.send", {"notification_id": ids[0]})]
+    assert sent == [("notifications.send_batch", {"notification_ids": ids})]
+
+
+def test_the_events_of_one_call_are_written_and_sent_with_one_task(exhibitor_a, staff_a, receiver,
+                                                                    django_capture_on_commit_callbacks, monkeypatch,
+                                                                    django_assert_num_queries):
+    # Given a shopper, and an exhibitor with a staff member and a webhook endpoint
+    user = ShopperFactory(language="zh-hans")
+    server = receiver()
+    WebhookEndpointFactory(exhibitor=exhibitor_a, url=server.url)
+    from config.celery import app
+
+    sent = []
+    monkeypatch.setattr(app, "send_task", lambda name, **kw: sent.append((name, kw["kwargs"])))
+    events = [services.NotificationEvent(kind="order_confirmed", recipient_user_id=user.pk, context=CONTEXT, dedupe_key="o7:c"),
+              services.NotificationEvent(kind="new_sale", exhibitor_id=exhibitor_a.pk, context=CONTEXT, dedupe_key="o7:s")]
+    # When both events are enqueued in one transaction
+    # users, staff, endpoints, insert, unsent rows: a fixed number of queries for any number of events
+    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(5):
+        ids = services.notifications_enqueue_many(events=events)
+    # Then three rows (shopper email, staff email, webhook) go out in one task after commit
+    assert len(ids) == 3
+    assert sent == [("notifications.send_batch", {"notification_ids": ids})]
+    # And the batch sends every one of them once, emails first, each in its recipient's language
+    assert services.notifications_send_batch(notification_ids=ids) == 3
+    assert sorted(m.subject for m in mail.outbox) == sorted(["订单 EX-TEST-0001 已确认", "New sale: order EX-TEST-0001"])
+    assert {m.to[0] for m in mail.outbox} == {user.email, staff_a.email}
+    assert len(server.requests) == 1
+    assert set(Notification.objects.values_list("status", flat=True)) == {"sent"}
+    # And running the batch again (a redelivered task) sends nothing twice
+    assert services.notifications_send_batch(notification_ids=ids) == 0
+    assert len(mail.outbox) == 2 and len(server.requests) == 1
+
+
+def test_a_failing_row_in_a_batch_does_not_lose_the_others(monkeypatch):
+    users = [ShopperFactory() for _ in range(3)]
+    ids = services.notifications_enqueue_many(events=[
+        services.NotificationEvent(kind="refund_issued", recipient_user_id=u.pk, context={"order_number": f"R{n}"},
+                                   dedupe_key=f"rb{n}") for n, u in enumerate(users)])
+    real_send = services.EmailMultiAlternatives.send
+
+    def flaky(self):
+        if self.to == [users[1].email]:
+            raise OSError("mailbox unavailable")
+        return real_send(self)
+
+    monkeypatch.setattr(services.EmailMultiAlternatives, "send", flaky)
+
+    assert services.notifications_send_batch(notification_ids=ids) == 2
+
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([users[0].email, users[2].email])
+    failed = Notification.objects.get(recipient_email=users[1].email)
+    assert (failed.status, failed.attempts, failed.next_attempt_at is not None) == ("pending", 1, True)
+    assert "mailbox unavailable" in failed.last_error
+    assert Notification.objects.filter(status="sent").count() == 2
+
+
+def test_a_batch_skips_rows_claimed_elsewhere_or_not_due():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    users = [ShopperFactory() for _ in range(3)]
+    ids = services.notifications_enqueue_many(events=[
+        services.NotificationEvent(kind="refund_issued", recipient_user_id=u.pk, context={}, dedupe_key=f"rc{n}")
+        for n, u in enumerate(users)])
+    Notification.objects.filter(pk=ids[0]).update(status="sending", claimed_at=timezone.now())
+    Notification.objects.filter(pk=ids[1]).update(next_attempt_at=timezone.now() + timedelta(minutes=5))
+
+    assert services.notifications_send_batch(notification_ids=ids) == 1
+    assert [m.to[0] for m in mail.outbox] == [users[2].email]
+    assert Notification.objects.get(pk=ids[2]).attempts == 1
+
+
+def test_sender_successes_are_not_stored_but_failures_are():
+    # The operations console counts FAILURE rows of django-celery-results: senders skip only successes.
+    from apps.notifications import tasks
+    from config.celery import app
+
+    for name in (tasks.send_batch.name, tasks.send.name, tasks.webhook_deliver.name):
+        task = app.tasks[name]
+        assert task.ignore_result is True
+        assert task.store_errors_even_if_ignored is True
 
 
 def test_a_failing_mail_backend_is_retried_then_given_up(settings, monkeypatch):
@@ -204,10 +286,10 @@ def test_sweep_resends_stale_claims_and_due_rows(django_capture_on_commit_callba
     from config.celery import app
 
     sent = []
-    monkeypatch.setattr(app, "send_task", lambda name, **kw: sent.append(kw["kwargs"]["notification_id"]))
+    monkeypatch.setattr(app, "send_task", lambda name, **kw: sent.append((name, kw["kwargs"])))
     with django_capture_on_commit_callbacks(execute=True):
         assert services.notifications_sweep_pending() == 1
-    assert sent == [nid]
+    assert sent == [("notifications.send_batch", {"notification_ids": [nid]})]
     assert Notification.objects.get(pk=nid).status == "pending"
     assert ExhibitorWebhookEndpoint.objects.count() == 0
 

@@ -8,6 +8,9 @@ CELERY_BROKER_URL = E.CELERY_BROKER_URL or E.REDIS_URL
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
 CELERY_RESULT_EXPIRES = 7 * 24 * 3600
+# Tasks whose return value nobody reads (notification senders) set ignore_result; their failures
+# are still stored, so the operations console's "tasks failed in the last hour" counts them.
+CELERY_TASK_STORE_ERRORS_EVEN_IF_IGNORED = True
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
