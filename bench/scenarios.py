@@ -92,12 +92,16 @@ def _created_ids(result: LoadResult) -> list[str]:
 
 def _capture(world: World, *, body: dict[str, Any], token: str, randint: int | None = None) -> dict[str, Any]:
     return djhelper(MAIN_DB, "capture", {"method": "POST", "path": "/api/v1/orders/", "body": body,
-                                         "headers": {"X-Session-Token": token}, "randint": randint})
+                                         "headers": {"X-Session-Token": token}, "randint": randint,
+                                         "warm_path": "/api/v1/orders/?page_size=1"})
 
 
 def _count_kinds(queries: list[str]) -> dict[str, int]:
-    savepoints = sum(1 for q in queries if q.upper().startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")))
-    return {"total": len(queries), "savepoint_statements": savepoints, "without_savepoints": len(queries) - savepoints}
+    """Statements of one request, and how many are transaction control (BEGIN, COMMIT, savepoints),
+    which Django's query log records but which read or write nothing."""
+    control = sum(1 for q in queries if q.strip().upper().startswith(
+        ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")))
+    return {"total": len(queries), "transaction_control": control, "queries": len(queries) - control}
 
 
 # --- S1 ------------------------------------------------------------------------------------------
@@ -133,12 +137,12 @@ def s1(world: World) -> Report:
     counts = {"1_line": _count_kinds(one["queries"]), "10_lines": _count_kinds(tenq["queries"])}
     report.extra["queries_per_purchase"] = counts
     report.extra["purchase_sql_1_line"] = one["queries"]
-    report.case(f"queries per purchase (1 line: {counts['1_line']['total']}; 10 lines: {counts['10_lines']['total']}) / 8",
-                a_label="project", b_label="target 8", unit="queries",
-                a=[counts["1_line"]["total"]], b=[8], ratios=[counts["1_line"]["total"] / 8], target="<= 8 queries",
-                met=counts["1_line"]["total"] <= 8, target_value=1.0, higher_is_better=False)
-    report.check("same query count for 1 and 10 lines (informational: target)", True,
-                 one_line=counts["1_line"]["total"], ten_lines=counts["10_lines"]["total"])
+    q1, q10 = counts["1_line"]["queries"], counts["10_lines"]["queries"]
+    report.case(f"queries per purchase (1 line: {q1}; 10 lines: {q10}; + {counts['1_line']['transaction_control']} "
+                f"BEGIN/COMMIT) / 8", a_label="project", b_label="target 8", unit="queries",
+                a=[q1], b=[8], ratios=[q1 / 8], target="<= 8 queries", met=q1 <= 8 and q1 == q10,
+                target_value=1.0, higher_is_better=False)
+    report.check("same query count for 1 and 10 lines", q1 == q10, one_line=q1, ten_lines=q10)
 
     # pgbench script: the statements of the placement transaction, from the edition claim to the event.
     order_id = one["body"]["id"]
