@@ -73,3 +73,21 @@ def test_a_new_window_serves_the_caller_again(api_client, low_rates, monkeypatch
 
     # then the caller is served again
     assert api_client.get(URL, REMOTE_ADDR="10.1.0.6").status_code == 200
+
+
+def test_an_unreachable_counter_lets_the_request_through(api_client, low_rates, monkeypatch):
+    # given Redis refusing the throttle's connection
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    from marketplace.api import throttling
+
+    broken = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+    monkeypatch.setattr(throttling, "_client", lambda: broken)
+
+    # when an anonymous caller asks for more than the rate
+    statuses = [api_client.get(URL, REMOTE_ADDR="10.1.0.7").status_code for _ in range(5)]
+
+    # then every call is served (the catalog does not depend on the counter)
+    assert statuses == [200] * 5
