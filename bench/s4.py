@@ -137,7 +137,8 @@ def s4(world: World) -> Report:
     report.case("tasks/s", a_label="fulfilment.fulfil_order (tasks/s)", b_label="no-op task (tasks/s)", unit="ratio", a=a, b=b,
                 ratios=ratios, target=">= 0.5", met=statistics.median(ratios) >= 0.5, target_value=0.5)
     report.notes.append(f"{N:,} orders per round, 4 rounds (A B B A): {2 * N:,} real fulfilments. BENCHMARKS.md asks for "
-                        "20,000; set BENCH_S4_ORDERS=20000 for that (about 4x longer), the 15-minute budget does not fit it.")
+                        "20,000: `BENCH_S4_ORDERS=10000 make bench S=S4` (about 14 minutes on its own; the 15-minute "
+                        "budget of `make bench` does not fit it).")
     return report
 
 
