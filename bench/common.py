@@ -18,8 +18,9 @@ from bench.stack import CELERY_CONCURRENCY, DB_CONN_MAX_AGE, GUNICORN_THREADS, G
 
 
 def djhelper(database: str, command: str, payload: dict[str, Any]) -> Any:
-    proc = subprocess.run([sys.executable, "-m", "bench.djhelper", command, json.dumps(payload)], env=django_env(database),
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    # The payload goes on stdin: 10,000 order ids (S4 at full size) exceed the kernel's argument limit.
+    proc = subprocess.run([sys.executable, "-m", "bench.djhelper", command, "-"], input=json.dumps(payload),
+                          env=django_env(database), cwd=ROOT, capture_output=True, text=True, timeout=600)
     if proc.returncode != 0 or "@@BENCH@@" not in proc.stdout:
         raise RuntimeError(f"djhelper {command} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
     return json.loads(proc.stdout.split("@@BENCH@@", 1)[1])

@@ -98,7 +98,8 @@ def consumer(args: dict[str, Any]) -> Any:
 
 def main() -> None:
     _setup()
-    command, payload = sys.argv[1], json.loads(sys.argv[2] if len(sys.argv) > 2 else "{}")
+    raw = sys.argv[2] if len(sys.argv) > 2 else "{}"
+    command, payload = sys.argv[1], json.loads(sys.stdin.read() if raw == "-" else raw)
     result = {"mint": mint, "capture": capture, "password": password, "enqueue": enqueue,
               "consumer": consumer}[command](payload)
     sys.stdout.write("\n@@BENCH@@" + json.dumps(result, default=str))
