@@ -217,23 +217,21 @@ def _schedule_send(*, notification_id: int, channel: str, countdown: float | Non
 
 
 def _claim(*, notification_id: int, channel: str, now: Any) -> Notification | None:
-    """pending (due) -> sending, attempts + 1, committed. None if sent, failed, not due or claimed.
-
-    One conditional UPDATE (atomic on its own, committed at once in autocommit mode): of two
-    workers claiming the same row, exactly one gets it.
-    """
-    claimed = Notification.objects.filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
-        pk=notification_id, channel=channel, status=NotificationStatus.PENDING,
-    ).update(status=NotificationStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now)
-    if not claimed:
+    """Read the row and claim it (`_claim_loaded`). None if unknown, of another channel, sent,
+    failed, not due or claimed by another worker."""
+    notification = Notification.objects.select_related("endpoint").filter(pk=notification_id, channel=channel).first()
+    if notification is None or not _claim_loaded(notification, now=now):
         return None
-    return Notification.objects.select_related("endpoint").get(pk=notification_id)
+    return notification
 
 
 def _claim_loaded(notification: Notification, *, now: Any) -> bool:
-    """Claim a row a batch has read, like `_claim`, without reading it again: the UPDATE returns
-    the new attempt count (the rest of a row does not change after it is written). True if claimed."""
+    """pending (due) -> sending, attempts + 1, committed. True if this call claimed the row.
+
+    One conditional UPDATE (atomic on its own, committed at once in autocommit mode): of two
+    workers claiming the same row, exactly one gets it. It returns the new attempt count, so a
+    row read before the claim is up to date after it (nothing else in a row changes once written).
+    """
     table = Notification._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
