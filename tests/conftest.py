@@ -1,10 +1,22 @@
 """Suite-wide fixtures. Tests run on real Postgres and Redis (config.settings.test)."""
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from tests.factories import ExhibitorFactory, OperatorFactory, ShopperFactory, authenticated_client, staff_of
+
+# The `browser` fixture (Debian's Chromium through Playwright) for the people-facing tests.
+pytest_plugins = ["tests.browser"]
+
+
+@pytest.fixture(autouse=True)
+def _english_after_each_test():
+    """A request in zh-hans leaves Chinese active in the thread; the next test starts in English."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,6 @@ is downloaded): an operator logs in, watches the counts change as orders are pla
 without reloading the page, retries a fulfilment and cancels an order; exhibitor staff see only
 their own numbers. Saves test-output/ops-console.png."""
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,36 +14,16 @@ from apps.notifications.models import Notification, NotificationStatus
 from apps.orders import services as order_services
 from apps.orders.models import Order, OrderStatus
 from apps.payments.models import WebhookEvent, WebhookStatus
+from tests.browser import WAIT_MS, needs_chromium
 from tests.factories import PASSWORD, place_order
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOT = Path(django_settings.BASE_DIR) / "test-output" / "ops-console.png"
-WAIT_MS = 15_000
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True),
-    # A developer without root may lack chromium: skipped, and said so. In CI (CI=true) `make browser`
-    # installs it, and a missing browser must fail rather than hide behind a skip.
-    pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
-                       reason="Debian's chromium is not installed (make browser)"),
+    needs_chromium,
 ]
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
-    # synchronous all the same (Django documents this switch for such tools).
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(autouse=True)
