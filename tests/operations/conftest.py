@@ -66,3 +66,20 @@ def bulk_orders(*, user, product, count: int, status: str = "fulfilled", needs_a
             [user.pk, status, needs_attention, product.price, product.price, age_seconds, count,
              product.pk, product.exhibitor_id, product.title, product.price, product.price],
         )
+
+
+@pytest.fixture
+def simulated_payments(settings, monkeypatch):
+    """The dashboard's sales go through the simulated provider; tasks enqueued after commit go nowhere."""
+    settings.PAYMENT_PROVIDER = "simulated"
+    from config.celery import app
+
+    monkeypatch.setattr(app, "send_task", lambda *args, **kwargs: None)
+
+
+@pytest.fixture
+def now():
+    """The dashboard tests' fixed "now" (tests/operations/dashboard_helpers.py)."""
+    from tests.operations.dashboard_helpers import next_wednesday_noon
+
+    return next_wednesday_noon()
