@@ -1,29 +1,49 @@
 """Orders in the admin.
 
-Operators see every order with its lines and event trail (read-only) and may cancel pending
-orders (through the service). Exhibitor staff have no access to orders at all; they see only
-the order lines of their own products (OrderLineAdmin, exhibitor-scoped), never the rest of a
-mixed order. Nothing here writes except the cancel action, which calls `order_cancel`.
+Operators see every order with all its lines and its event trail (read-only), cancel pending
+orders, retry fulfilment and refund what is left of an order. Exhibitor staff see the orders that
+contain their products, but only their own lines and their own amounts: another exhibitor's
+lines of a mixed order, the order's total and its event trail are never shown to them, and an
+order without their products answers 404. They refund their own lines.
+
+Every refund goes through a confirmation page that lists exactly what will be refunded (lines,
+amount, to whom); only its confirmed POST calls the refunds service, and the plan is recomputed
+from the database then, never taken from the form. Nothing else here writes.
 """
 
+import uuid
+from collections import defaultdict
+from typing import Any
 
-from django.contrib import admin
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 
 from apps.orders import services
-from apps.orders.models import Order, OrderEvent, OrderLine, OrderStatus
+from apps.orders.models import REFUNDABLE, Order, OrderEvent, OrderLine, OrderStatus
 from marketplace.admin import (
     ExhibitorScopedAdmin,
-    OperatorOnlyAdminMixin,
     ReadOnlyAdminMixin,
     ScopedRelatedDropdownFilter,
     run_for_each,
 )
+from marketplace.errors import DomainError
 from marketplace.money import format_money
-from marketplace.tenancy import is_operator
+from marketplace.tenancy import exhibitor_ids_for, is_operator, scope_to_user
+
+REFUND_REASON_MAX = 300
+# Badge colours of order statuses in the lists.
+STATUS_VARIANT = {
+    OrderStatus.PENDING_PAYMENT: "info", OrderStatus.PAID: "success", OrderStatus.FULFILLED: "success",
+    OrderStatus.CANCELLED: "default", OrderStatus.EXPIRED: "default", OrderStatus.REFUNDED: "danger",
+    OrderStatus.PARTIALLY_REFUNDED: "warning",
+}
 
 
 def _serials(line: OrderLine) -> str:
@@ -31,20 +51,46 @@ def _serials(line: OrderLine) -> str:
     return ", ".join(f"#{serial}" for serial in serials)
 
 
+def _is_staff_member(request: HttpRequest) -> bool:
+    return bool(exhibitor_ids_for(request.user))
+
 
 class OrderLineInline(ReadOnlyAdminMixin, TabularInline):
+    """An order's lines; exhibitor staff get only the lines of their own exhibitors."""
+
     model = OrderLine
     extra = 0
-    fields = ("product", "exhibitor", "slot", "quantity", "unit_price", "total", "serials")
+    fields = ("title", "exhibitor", "slot", "quantity", "unit_price_display", "total_display", "serials", "refunded")
     readonly_fields = fields
     show_change_link = False
 
-    @display(description="Serials")
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OrderLine]:
+        return scope_to_user(super().get_queryset(request), request.user, path="exhibitor_id").select_related(
+            "exhibitor", "slot", "refund_line")
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_operator(request.user) or _is_staff_member(request)
+
+    @display(description=_("Unit price"))
+    def unit_price_display(self, line: OrderLine) -> str:
+        return format_money(line.unit_price, line.currency)
+
+    @display(description=_("Total"))
+    def total_display(self, line: OrderLine) -> str:
+        return format_money(line.total, line.currency)
+
+    @display(description=_("Serials"))
     def serials(self, line: OrderLine) -> str:
         return _serials(line)
 
+    @display(description=_("Refunded"), boolean=True)
+    def refunded(self, line: OrderLine) -> bool:
+        return hasattr(line, "refund_line")
+
 
 class OrderEventInline(ReadOnlyAdminMixin, TabularInline):
+    """The whole order's trail: operators only (it carries the order's amounts and refunds)."""
+
     model = OrderEvent
     extra = 0
     fields = ("created_at", "from_status", "to_status", "actor", "note", "payload")
@@ -52,55 +98,251 @@ class OrderEventInline(ReadOnlyAdminMixin, TabularInline):
     ordering = ("created_at", "id")
 
 
-@admin.register(Order)
-class OrderAdmin(OperatorOnlyAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
-    """Operators only: a mixed order spans exhibitors, so no exhibitor may see it whole."""
+# --- Refund confirmation --------------------------------------------------------------------------
 
-    list_display = ("number", "user", "status", "needs_attention", "total_display", "created_at", "expires_at")
+
+def _refund_plan(request: HttpRequest, orders: list[Order], line_ids: set[int] | None = None) -> list[dict[str, Any]]:
+    """What a refund of these orders would send, per order, for the acting user.
+
+    Operators: what is left of each whole order (or, with `line_ids`, those lines). Staff: their
+    own lines not refunded yet (or those of `line_ids` among them). Skipped orders carry why."""
+    from apps.payments.models import Refund, RefundStatus
+    from apps.payments.services.payments import payment_paying_order
+
+    operator = is_operator(request.user)
+    allowed = None if operator else exhibitor_ids_for(request.user)
+    plan = []
+    for order in orders:
+        lines = [line for line in order.lines.all()
+                 if (allowed is None or line.exhibitor_id in allowed) and (line_ids is None or line.pk in line_ids)]
+        open_lines = [line for line in lines if not hasattr(line, "refund_line")]
+        item: dict[str, Any] = {"order": order, "customer": order.user.email, "currency": order.currency,
+                                "lines": [{"title": line.title, "quantity": line.quantity,
+                                           "amount": format_money(line.total, line.currency)} for line in open_lines],
+                                "line_ids": [line.pk for line in open_lines],
+                                "whole_order": operator and line_ids is None, "amount": 0, "skip": ""}
+        payment = payment_paying_order(order_id=order.pk) if order.status in REFUNDABLE else None
+        if order.status not in REFUNDABLE:
+            item["skip"] = _("Only paid orders are refunded; this one is %(status)s.") % {
+                "status": order.get_status_display()}
+        elif payment is None:
+            item["skip"] = _("This order has no captured payment.")
+        elif item["whole_order"]:
+            taken = (Refund.objects.filter(payment=payment).exclude(status=RefundStatus.FAILED)
+                     .aggregate(total=Sum("amount"))["total"] or 0)
+            item["amount"] = max(payment.amount - taken, 0)
+            if item["amount"] <= 0:
+                item["skip"] = _("Nothing is left to refund on this order.")
+        else:
+            item["amount"] = sum(line.total for line in open_lines)
+            if not open_lines:
+                item["skip"] = _("These items were refunded already.")
+        item["amount_display"] = format_money(item["amount"], order.currency)
+        plan.append(item)
+    return plan
+
+
+def _refund_totals(plan: list[dict[str, Any]]) -> list[str]:
+    totals: dict[str, int] = defaultdict(int)
+    for item in plan:
+        if not item["skip"]:
+            totals[item["currency"]] += item["amount"]
+    return [format_money(amount, currency) for currency, amount in sorted(totals.items())]
+
+
+def _refund_execute(request: HttpRequest, model_admin: ModelAdmin, plan: list[dict[str, Any]], reason: str) -> None:
+    from apps.payments.models import RefundStatus
+    from apps.payments.services.refunds import refund_create, refund_remaining
+
+    for item in plan:
+        if item["skip"]:
+            continue
+        order = item["order"]
+        try:
+            if item["whole_order"]:
+                refund = refund_remaining(order_id=order.pk, actor=request.user, reason=reason)
+            else:
+                refund = refund_create(order_id=order.pk, line_ids=item["line_ids"], actor=request.user, reason=reason)
+        except DomainError as exc:
+            model_admin.message_user(request, f"{order.number}: {exc.detail}", messages.ERROR)
+            continue
+        amount = format_money(refund.amount, refund.currency)
+        if refund.status == RefundStatus.SUCCEEDED:
+            model_admin.message_user(request, _("%(order)s: refunded %(amount)s to %(customer)s.") % {
+                "order": order.number, "amount": amount, "customer": item["customer"]}, messages.SUCCESS)
+        elif refund.status == RefundStatus.PENDING:
+            model_admin.message_user(request, _("%(order)s: refund of %(amount)s sent; the payment provider has not "
+                                                "confirmed it yet.") % {"order": order.number, "amount": amount},
+                                     messages.WARNING)
+        else:
+            model_admin.message_user(request, _("%(order)s: the payment provider refused the refund of %(amount)s; "
+                                                "the expo team has been told.") % {"order": order.number,
+                                                                                   "amount": amount},
+                                     messages.ERROR)
+
+
+def _refund_response(request: HttpRequest, model_admin: ModelAdmin, orders: list[Order], *,
+                     line_ids: set[int] | None, back: str, title: Any) -> HttpResponse:
+    """GET: the confirmation page. POST with confirm: refund, then back to the list."""
+    plan = _refund_plan(request, orders, line_ids)
+    if request.method == "POST" and request.POST.get("confirm") == "yes":
+        _refund_execute(request, model_admin, plan, request.POST.get("reason", "").strip()[:REFUND_REASON_MAX])
+        return HttpResponseRedirect(back)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "plan": plan,
+        "totals": _refund_totals(plan),
+        "any_refundable": any(not item["skip"] for item in plan),
+        "back": back,
+        "reason_max": REFUND_REASON_MAX,
+        "ids": (request.POST if request.method == "POST" else request.GET).get("ids", ""),
+    }
+    return TemplateResponse(request, "orders/admin/refund_confirm.html", context)
+
+
+def _ids(raw: str) -> list[str]:
+    return [part for part in raw.split(",") if part][:100]
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdminMixin, ModelAdmin):
+    """Operators: every order. Staff: orders containing their products, their lines only."""
+
+    list_display = ("number", "user", "status_display", "needs_attention", "total_display", "created_at", "expires_at")
+    staff_list_display = ("number", "status_display", "your_items", "your_total", "customer", "ordered_on")
     list_filter = ("status", "needs_attention")
     list_select_related = ("user",)
     search_fields = ("=number", "user__email")
     ordering = ("-created_at",)
-    fields = ("id", "number", "user", "status", "needs_attention", "currency", "subtotal", "total", "expires_at",
+    fields = ("id", "number", "user", "status", "needs_attention", "subtotal_display", "total_display", "expires_at",
               "status_changed_at", "created_at", "updated_at")
-    readonly_fields = fields
+    staff_fields = ("number", "status", "customer", "your_total", "created_at")
+    readonly_fields = (*fields, "customer", "your_total")
     inlines = (OrderLineInline, OrderEventInline)
-    actions = ("cancel_orders", "retry_fulfilment")
+    actions = ("refund_orders", "cancel_orders", "retry_fulfilment")
+
+    # Who sees what -------------------------------------------------------------------------------
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_operator(request.user) or _is_staff_member(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_operator(request.user) or _is_staff_member(request)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
+        queryset = super().get_queryset(request)
+        if is_operator(request.user):
+            return queryset
+        ids = exhibitor_ids_for(request.user)
+        own = OrderLine.objects.filter(order_id=OuterRef("pk"), exhibitor_id__in=ids).values("order_id")
+        return (queryset.filter(pk__in=OrderLine.objects.filter(exhibitor_id__in=ids).values("order_id"))
+                .annotate(own_total=Subquery(own.annotate(t=Sum("total")).values("t")),
+                          own_count=Subquery(own.annotate(n=Count("id")).values("n"))))
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("No such order.")  # not theirs, or absent: the two look the same
+        return obj
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        return self.list_display if is_operator(request.user) else self.staff_list_display
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        return self.list_filter if is_operator(request.user) else ("status",)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.fields if is_operator(request.user) else self.staff_fields
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
+        return self.inlines if is_operator(request.user) else (OrderLineInline,)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        title = _("Orders") if is_operator(request.user) else _("Orders with your products")
+        return super().changelist_view(request, {"title": title, **(extra_context or {})})
+
+    # Columns -------------------------------------------------------------------------------------
+
+    @display(description=_("Status"), ordering="status", label={v: v for v in set(STATUS_VARIANT.values())})
+    def status_display(self, order: Order) -> tuple[str, str]:
+        return STATUS_VARIANT.get(order.status, "default"), order.get_status_display()
+
+    @display(description=_("Ordered on"), ordering="created_at")
+    def ordered_on(self, order: Order) -> Any:
+        return order.created_at
+
+    @display(description=_("Total"), ordering="total")
+    def total_display(self, order: Order) -> str:
+        return format_money(order.total, order.currency)
+
+    @display(description=_("Subtotal"))
+    def subtotal_display(self, order: Order) -> str:
+        return format_money(order.subtotal, order.currency)
+
+    @display(description=_("Your total"))
+    def your_total(self, order: Order) -> str:
+        return format_money(getattr(order, "own_total", None) or 0, order.currency)
+
+    @display(description=_("Your items"))
+    def your_items(self, order: Order) -> Any:
+        return getattr(order, "own_count", None) or 0
+
+    @display(description=_("Customer"), ordering="user__email")
+    def customer(self, order: Order) -> str:
+        return order.user.email
+
+    # Actions -------------------------------------------------------------------------------------
 
     def has_cancel_permission(self, request: HttpRequest) -> bool:
         return is_operator(request.user)
 
     def has_refund_permission(self, request: HttpRequest) -> bool:
-        return is_operator(request.user)
+        return is_operator(request.user) or _is_staff_member(request)
 
-    @action(description="Refund selected orders in full (what is left of them)", permissions=["refund"])
-    def refund_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        from apps.payments.services.refunds import refund_remaining
+    def get_urls(self) -> list[Any]:
+        return [path("refund/", self.admin_site.admin_view(self.refund_view), name="orders_order_refund"),
+                *super().get_urls()]
 
-        run_for_each(request, self, queryset,
-                     lambda order: refund_remaining(order_id=order.pk, actor=request.user, reason="refunded by an operator"),
-                     "Refunded {count} order(s).")
+    @action(description=_("Refund selected orders…"), permissions=["refund"])
+    def refund_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse:
+        ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True)[:100])
+        return HttpResponseRedirect(f"{reverse('admin:orders_order_refund')}?{urlencode({'ids': ids})}")
 
-    @display(description="Total", ordering="total")
-    def total_display(self, order: Order) -> str:
-        return format_money(order.total, order.currency)
+    def refund_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_refund_permission(request):
+            raise Http404("No such page.")
+        raw = request.POST.get("ids") if request.method == "POST" else request.GET.get("ids")
+        wanted = []
+        for part in _ids(raw or ""):
+            try:
+                wanted.append(uuid.UUID(part))
+            except ValueError:
+                continue
+        orders = list(self.get_queryset(request).filter(pk__in=wanted).select_related("user")
+                      .prefetch_related("lines__refund_line").order_by("created_at"))
+        if not orders:
+            raise Http404("No such order.")
+        title = _("Refund orders") if is_operator(request.user) else _("Refund your items")
+        return _refund_response(request, self, orders, line_ids=None,
+                                back=reverse("admin:orders_order_changelist"), title=title)
 
-    @action(description="Cancel selected pending orders (releases their holds)", permissions=["cancel"])
+    @action(description=_("Cancel selected pending orders (releases their holds)"), permissions=["cancel"])
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         run_for_each(
             request, self, queryset.filter(status=OrderStatus.PENDING_PAYMENT),
             lambda order: services.order_cancel(order_id=order.pk, actor=request.user, note="cancelled by an operator"),
-            "Cancelled {count} order(s).",
+            _("Cancelled {count} order(s)."),
         )
 
-    @action(description="Retry fulfilment of selected paid orders (clears needs attention)", permissions=["cancel"])
+    @action(description=_("Retry fulfilment of selected paid orders (clears needs attention)"), permissions=["cancel"])
     def retry_fulfilment(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         from apps.fulfilment.services import fulfilment_retry
 
         run_for_each(
             request, self, queryset.filter(status=OrderStatus.PAID),
             lambda order: fulfilment_retry(order_id=order.pk, actor=request.user),
-            "Fulfilment rescheduled for {count} order(s).",
+            _("Fulfilment rescheduled for {count} order(s)."),
         )
 
 
@@ -110,7 +352,8 @@ class OrderLineAdmin(ReadOnlyAdminMixin, ExhibitorScopedAdmin):
 
     exhibitor_path = "exhibitor_id"
     exhibitor_field = None
-    list_display = ("order_number", "title", "quantity", "unit_price_display", "slot", "order_status", "created_at")
+    list_display = ("order_number", "title", "quantity", "unit_price_display", "total_display", "slot", "order_status",
+                    "created_at")
     list_filter = (("product", ScopedRelatedDropdownFilter), "order__status")
     list_select_related = ("order", "slot")
     actions = ("refund_lines",)
@@ -120,30 +363,49 @@ class OrderLineAdmin(ReadOnlyAdminMixin, ExhibitorScopedAdmin):
               "total", "currency", "serials", "created_at")
     readonly_fields = fields
 
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        title = _("Order lines") if is_operator(request.user) else _("Items sold (your products)")
+        return super().changelist_view(request, {"title": title, **(extra_context or {})})
+
     def has_refund_permission(self, request: HttpRequest) -> bool:
         return True  # rows are exhibitor-scoped; the service re-checks each line against the user
 
-    @action(description="Refund selected lines", permissions=["refund"])
-    def refund_lines(self, request: HttpRequest, queryset: QuerySet[OrderLine]) -> None:
-        from apps.payments.services.refunds import refund_create
+    def get_urls(self) -> list[Any]:
+        return [path("refund/", self.admin_site.admin_view(self.refund_view), name="orders_orderline_refund"),
+                *super().get_urls()]
 
-        run_for_each(request, self, queryset,
-                     lambda line: refund_create(order_id=line.order_id, line_ids=[line.pk], actor=request.user,
-                                                reason="refunded from the admin"),
-                     "Refunded {count} line(s).")
+    @action(description=_("Refund selected lines…"), permissions=["refund"])
+    def refund_lines(self, request: HttpRequest, queryset: QuerySet[OrderLine]) -> HttpResponse:
+        ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True)[:100])
+        return HttpResponseRedirect(f"{reverse('admin:orders_orderline_refund')}?{urlencode({'ids': ids})}")
 
-    @display(description="Order", ordering="order__number")
+    def refund_view(self, request: HttpRequest) -> HttpResponse:
+        raw = request.POST.get("ids") if request.method == "POST" else request.GET.get("ids")
+        wanted = {int(part) for part in _ids(raw or "") if part.isdigit()}
+        line_ids = set(self.get_queryset(request).filter(pk__in=wanted).values_list("pk", flat=True))
+        if not line_ids:
+            raise Http404("No such order line.")
+        orders = list(Order.objects.filter(lines__in=line_ids).distinct().select_related("user")
+                      .prefetch_related("lines__refund_line").order_by("created_at"))
+        return _refund_response(request, self, orders, line_ids=line_ids,
+                                back=reverse("admin:orders_orderline_changelist"), title=_("Refund order lines"))
+
+    @display(description=_("Order"), ordering="order__number")
     def order_number(self, line: OrderLine) -> str:
         return line.order.number
 
-    @display(description="Order status", ordering="order__status")
+    @display(description=_("Order status"), ordering="order__status")
     def order_status(self, line: OrderLine) -> str:
         return line.order.get_status_display()
 
-    @display(description="Unit price", ordering="unit_price")
+    @display(description=_("Unit price"), ordering="unit_price")
     def unit_price_display(self, line: OrderLine) -> str:
         return format_money(line.unit_price, line.currency)
 
-    @display(description="Serials")
+    @display(description=_("Total"), ordering="total")
+    def total_display(self, line: OrderLine) -> str:
+        return format_money(line.total, line.currency)
+
+    @display(description=_("Serials"))
     def serials(self, line: OrderLine) -> str:
         return _serials(line)

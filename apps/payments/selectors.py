@@ -78,10 +78,13 @@ def ledger_report(*, since: datetime | None = None, until: datetime | None = Non
         balance = balances.setdefault(row["order_id"], OrderBalance(order_id=row["order_id"], currency=row["currency"]))
         setattr(balance, row["kind"], getattr(balance, row["kind"]) + row["total"])
     waiting = set(Transfer.objects.filter(order_id__in=ids, status__in=WAITING).values_list("order_id", flat=True))
-    waiting |= set(TransferReversal.objects.filter(transfer__order_id__in=ids, status=TransferStatus.PENDING)
-                   .values_list("transfer__order_id", flat=True))
+    # A reversal in flight: the refund is written, the money not yet taken back (difference < 0).
+    reversing = set(TransferReversal.objects.filter(transfer__order_id__in=ids, status=TransferStatus.PENDING)
+                    .values_list("transfer__order_id", flat=True))
     for balance in balances.values():
         if balance.difference != 0:
-            balance.status = "open" if balance.order_id in waiting and balance.difference > 0 else "mismatch"
+            is_open = (balance.order_id in waiting and balance.difference > 0) or (
+                balance.order_id in reversing and balance.difference < 0)
+            balance.status = "open" if is_open else "mismatch"
     return LedgerReport(since=since, until=until, orders=sorted(balances.values(), key=lambda b: str(b.order_id)),
                         totals={cur: dict(kinds) for cur, kinds in totals.items()})

@@ -61,3 +61,28 @@ def test_currency_of_the_instance_is_used_when_the_form_has_none():
     assert form.is_valid(), form.errors
     assert form.cleaned_data["price"] == 700
     assert not PriceOnlyForm(data={"price": "7.5"}, instance=Product(currency="JPY")).is_valid()
+
+
+def test_operators_read_amounts_in_major_units_on_order_payment_and_ledger_pages(operator, shopper, exhibitor_a):
+    from django.test import Client
+    from django.urls import reverse
+
+    from apps.payments.models import LedgerEntry, Payment
+    from tests.factories import ProductFactory, paid_order
+
+    # Given a paid order of 178.00 CNY with its payment and a ledger movement
+    order = paid_order(shopper, (ProductFactory(exhibitor=exhibitor_a, price=8900), 2))
+    payment = Payment.objects.create(order=order, attempt=1, provider="simulated", amount=order.total, currency="CNY",
+                                     status="succeeded", provider_reference="sim_pi_money")
+    entry = LedgerEntry.objects.create(key="capture:money", kind="capture", order=order, amount=order.total, currency="CNY")
+    client = Client()
+    client.force_login(operator)
+
+    # When the operator opens their pages, Then every amount reads "CNY 178.00", never "17800"
+    for url in (reverse("admin:orders_order_change", args=[order.pk]),
+                reverse("admin:payments_payment_change", args=[payment.pk]),
+                reverse("admin:payments_ledgerentry_change", args=[entry.pk]),
+                reverse("admin:payments_payment_changelist"), reverse("admin:payments_ledgerentry_changelist")):
+        html = client.get(url).content.decode()
+        assert "CNY 178.00" in html, url
+        assert ">17800<" not in html.replace(" ", "").replace("\n", ""), url

@@ -42,11 +42,25 @@ def test_staff_get_404_for_another_exhibitors_line(staff_a, mixed_order, exhibit
     assert response.status_code == 404
 
 
-def test_staff_have_no_access_to_orders(staff_a, mixed_order):
+def test_staff_see_their_orders_with_only_their_lines(staff_a, mixed_order):
     client = _client(staff_a)
 
-    assert client.get(reverse("admin:orders_order_changelist")).status_code == 403
-    assert client.get(reverse("admin:orders_order_change", args=[mixed_order.pk])).status_code == 403
+    listing = client.get(reverse("admin:orders_order_changelist"))
+    page = client.get(reverse("admin:orders_order_change", args=[mixed_order.pk]))
+
+    assert listing.status_code == 200 and mixed_order.number in listing.content.decode()
+    assert page.status_code == 200
+    assert "Alpha Poster" in page.content.decode()
+    assert "Bravo Secret Print" not in page.content.decode()
+
+
+def test_staff_get_404_for_an_order_without_their_products(staff_a, shopper, exhibitor_b):
+    roles_ensure()
+    other = place_order(shopper, (ProductFactory(exhibitor=exhibitor_b, title="Bravo Only"), 1))
+    client = _client(staff_a)
+
+    assert other.number not in client.get(reverse("admin:orders_order_changelist")).content.decode()
+    assert client.get(reverse("admin:orders_order_change", args=[other.pk])).status_code == 404
 
 
 def test_staff_own_line_page_does_not_show_the_rest_of_the_order(staff_a, mixed_order, exhibitor_a):

@@ -215,7 +215,7 @@ def test_second_successful_attempt_is_voided(client_a, order, tasks):
 
 def test_payouts_wait_for_onboarding_then_go(client_a, order, tasks, bravo):
     from apps.payments.models import ConnectAccount
-    from apps.payments.services.payouts import connect_onboarding_start
+    from apps.payments.services.payouts import connect_onboarding_start, connect_simulated_onboarding_complete
 
     ConnectAccount.objects.filter(exhibitor=bravo).delete()
     _pay(client_a, order, tasks)
@@ -223,7 +223,8 @@ def test_payouts_wait_for_onboarding_then_go(client_a, order, tasks, bravo):
     assert waiting.status == TransferStatus.AWAITING_ACCOUNT
     assert ledger_report().unbalanced[0].status == "open"
     account = connect_onboarding_start(exhibitor_id=bravo.pk)
-    assert account.onboarding_url and account.status == "enabled"
+    assert account.onboarding_url and account.status == "pending"  # enabled once onboarding is completed
+    connect_simulated_onboarding_complete(account_id=account.pk)
     tasks.run_payments()
     waiting.refresh_from_db()
     assert waiting.status == TransferStatus.SENT and waiting.destination == f"sim_acct_{bravo.pk}"

@@ -52,6 +52,10 @@ def test_connect_account_link_transfer_and_reversal(provider, fake):
     sent = fake.requests[-1]["params"]
     assert (sent["transfer_group"], sent["source_transaction"], sent["destination"]) == ("order-uuid", "ch_1", account)
     assert fake.requests[-1]["key"] == "mkt-transfer-9"
+    # A retry after a definite refusal is a new attempt: a new key, or Stripe replays the refusal
+    provider.create_transfer(transfer_id=9, amount=9719, currency="CNY", destination=account,
+                             transfer_group="order-uuid", source_transaction="ch_1", attempt=2)
+    assert fake.requests[-1]["key"] == "mkt-transfer-9-a2"
     reversal = provider.create_transfer_reversal(reversal_id=2, transfer_reference=transfer.reference, amount=100)
     assert fake.requests[-1]["path"] == f"/v1/transfers/{transfer.reference}/reversals"
     assert fake.requests[-1]["key"] == "mkt-reversal-2" and reversal.reference.startswith("trr_")

@@ -2,9 +2,14 @@
 
 A simulated payment's outcome is whatever the simulated events in the webhook inbox say (the
 shopper's POST .../payment/simulate stores them there), so "re-reading the PaymentIntent" works
-exactly as with Stripe: from a source other than the event being processed. Refunds, transfers,
-reversals and Connect accounts succeed at once with deterministic ids, so the same id comes back
-for the same operation (idempotent by construction).
+exactly as with Stripe: from a source other than the event being processed. Refunds, transfers
+and reversals succeed at once with deterministic ids, so the same id comes back for the same
+operation (idempotent by construction).
+
+A Connect account is created at once too, but its payouts are enabled only once the exhibitor has
+completed the simulated onboarding page (/simulated/connect/<account>/onboarding/): completing it
+stores a simulated `account.updated` event in the same inbox, and `retrieve_account` reads that
+row, as Stripe reports what the exhibitor did on its hosted page.
 """
 
 import secrets
@@ -23,10 +28,21 @@ from apps.payments.providers.base import (
 
 SUCCEEDED_EVENT = "payment_intent.succeeded"
 FAILED_EVENT = "payment_intent.payment_failed"
+ACCOUNT_EVENT = "account.updated"
 
 
 def payment_reference(payment_id: int) -> str:
     return f"sim_pi_{payment_id}"
+
+
+def account_onboarded_event_id(account_reference: str) -> str:
+    """The id of the one inbox event recording that this account's onboarding was completed."""
+    return f"sim_evt_{account_reference}_onboarded"
+
+
+def onboarding_path(account_reference: str) -> str:
+    """Where the simulated stand-in for Stripe's hosted onboarding page lives in our app."""
+    return f"/simulated/connect/{account_reference}/onboarding/"
 
 
 class SimulatedProvider:
@@ -65,17 +81,23 @@ class SimulatedProvider:
         return f"sim_acct_{exhibitor_id}"
 
     def create_account_link(self, *, account_reference: str, exhibitor_id: int, attempt: int) -> str:
-        base = str(getattr(settings, "FRONTEND_URL", "http://127.0.0.1:8000")).rstrip("/")
-        return f"{base}/simulated/connect/{account_reference}/onboarding?attempt={attempt}"
+        base = str(getattr(settings, "PUBLIC_BASE_URL", "") or getattr(settings, "FRONTEND_URL", "")
+                   or "http://127.0.0.1:8000").rstrip("/")
+        return f"{base}{onboarding_path(account_reference)}?attempt={attempt}"
 
     def retrieve_account(self, *, reference: str) -> AccountState:
-        return AccountState(reference=reference, payouts_enabled=True, details_submitted=True)
+        from apps.payments.models import WebhookEvent
+
+        onboarded = WebhookEvent.objects.filter(provider=self.name, event_id=account_onboarded_event_id(reference),
+                                                type=ACCOUNT_EVENT).exists()
+        return AccountState(reference=reference, payouts_enabled=onboarded, details_submitted=onboarded)
 
     def create_transfer(self, *, transfer_id: int, amount: int, currency: str, destination: str,
-                        transfer_group: str, source_transaction: str) -> ProviderObject:
+                        transfer_group: str, source_transaction: str, attempt: int = 1) -> ProviderObject:
         return ProviderObject(reference=f"sim_tr_{transfer_id}")
 
-    def create_transfer_reversal(self, *, reversal_id: int, transfer_reference: str, amount: int) -> ProviderObject:
+    def create_transfer_reversal(self, *, reversal_id: int, transfer_reference: str, amount: int,
+                                 attempt: int = 1) -> ProviderObject:
         return ProviderObject(reference=f"sim_trr_{reversal_id}")
 
     def verify_webhook(self, *, body: bytes, signature: str | None) -> VerifiedEvent:

@@ -104,6 +104,10 @@ class StripeProvider:
     def _key(self, operation: str, object_id: int | str) -> str:
         return f"{self.prefix}-{operation}-{object_id}"
 
+    def _attempt_key(self, operation: str, object_id: int, attempt: int) -> str:
+        """Attempt 1 keeps the original key (rows sent before attempts were numbered)."""
+        return self._key(operation, object_id if attempt <= 1 else f"{object_id}-a{attempt}")
+
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         if connection.in_atomic_block:
             raise ProviderCalledInTransaction("Stripe must not be called inside a database transaction.")
@@ -189,19 +193,20 @@ class StripeProvider:
                             details_submitted=bool(_get(account, "details_submitted", False)))
 
     def create_transfer(self, *, transfer_id: int, amount: int, currency: str, destination: str,
-                        transfer_group: str, source_transaction: str) -> ProviderObject:
+                        transfer_group: str, source_transaction: str, attempt: int = 1) -> ProviderObject:
         params: dict[str, Any] = {"amount": amount, "currency": currency.lower(), "destination": destination,
                                   "transfer_group": transfer_group, "metadata": {"transfer_id": str(transfer_id)}}
         if source_transaction:
             params["source_transaction"] = source_transaction
         transfer = self._call(self.client.v1.transfers.create, params=params,
-                              options={"idempotency_key": self._key("transfer", transfer_id)})
+                              options={"idempotency_key": self._attempt_key("transfer", transfer_id, attempt)})
         return ProviderObject(reference=str(transfer["id"]))
 
-    def create_transfer_reversal(self, *, reversal_id: int, transfer_reference: str, amount: int) -> ProviderObject:
+    def create_transfer_reversal(self, *, reversal_id: int, transfer_reference: str, amount: int,
+                                 attempt: int = 1) -> ProviderObject:
         reversal = self._call(self.client.v1.transfers.reversals.create, transfer_reference,
                               params={"amount": amount, "metadata": {"reversal_id": str(reversal_id)}},
-                              options={"idempotency_key": self._key("reversal", reversal_id)})
+                              options={"idempotency_key": self._attempt_key("reversal", reversal_id, attempt)})
         return ProviderObject(reference=str(reversal["id"]))
 
     # --- webhooks ---------------------------------------------------------------------------------

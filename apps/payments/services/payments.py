@@ -13,6 +13,7 @@ import structlog
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.payments.models import OPEN_STATUSES, Payment, PaymentStatus, Refund, RefundKind, RefundStatus
 from apps.payments.providers import PaymentProviderError, PaymentState, get_provider
@@ -192,9 +193,10 @@ def payment_simulate(*, order: "Order", outcome: str) -> Payment:
     if configured_provider_name() != "simulated":
         raise NotFound()
     if outcome not in ("succeeded", "failed"):
-        raise ValidationFailed("outcome must be 'succeeded' or 'failed'.", attr="outcome")
+        raise ValidationFailed(_("outcome must be 'succeeded' or 'failed'."), attr="outcome")
     if order.status != OrderStatus.PENDING_PAYMENT:
-        raise InvalidState(f"Order {order.number} is {order.status}; there is nothing to pay.")
+        raise InvalidState(_("Order %(number)s is %(status)s; there is nothing to pay.")
+                           % {"number": order.number, "status": order.get_status_display()})
     payment = payment_get_or_create_for_order(order=order)
     if payment.provider != "simulated":
         payment = payment_create_for_order(order=order)

@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from apps.payments.models import (
@@ -71,9 +71,10 @@ def connect_onboarding_start(*, exhibitor_id: int, actor: Any = None) -> Connect
     return account
 
 
-def connect_account_sync(*, account_id: int) -> str:
-    """Re-read the account; when payouts become enabled, settle that exhibitor's waiting payouts.
-    Not inside a transaction. Idempotent."""
+def connect_account_sync(*, account_id: int, settle_now: bool = False) -> str:
+    """Re-read the account; when payouts become enabled, settle that exhibitor's waiting payouts:
+    enqueued (one task per order) or, with `settle_now`, here and now (after the status commits).
+    Not inside a transaction. Idempotent. Raises PaymentProviderError."""
     account = ConnectAccount.objects.get(pk=account_id)
     state = get_provider(account.provider).retrieve_account(reference=account.account_reference)
     status = (ConnectStatus.ENABLED if state.payouts_enabled
@@ -81,12 +82,69 @@ def connect_account_sync(*, account_id: int) -> str:
     with transaction.atomic():
         changed = ConnectAccount.objects.filter(pk=account.pk).exclude(status=status).update(status=status,
                                                                                             updated_at=timezone.now())
-        if changed and status == ConnectStatus.ENABLED:
-            waiting = (Transfer.objects.filter(exhibitor_id=account.exhibitor_id, status__in=OPEN_TRANSFER)
-                       .values_list("order_id", flat=True).distinct())
-            for order_id in waiting:
+        if changed and status == ConnectStatus.ENABLED and not settle_now:
+            for order_id in _waiting_order_ids(account.exhibitor_id):
                 enqueue_after_commit("payments.transfers_create", order_id=str(order_id))
+    if changed and status == ConnectStatus.ENABLED and settle_now:
+        payouts_settle_exhibitor(exhibitor_id=account.exhibitor_id)
+    logger.info("connect_account_synced", account=account.account_reference, status=str(status), changed=bool(changed))
     return str(status)
+
+
+def connect_simulated_onboarding_complete(*, account_id: int, actor: Any = None) -> ConnectAccount:
+    """The exhibitor finished the simulated onboarding page: record it, enable payouts and send
+    that exhibitor's waiting payouts at once, so a demo runs end to end without a worker.
+
+    The completion is stored as a simulated `account.updated` event in the webhook inbox (one per
+    account: the provider keeps no memory of its own and reads that row, as Stripe reports what
+    the exhibitor did on its hosted page), then the account is re-read as for a real event.
+    Raises InvalidState for an account of another provider. Not inside a transaction (payouts are
+    sent). Idempotent: completing twice records one event and pays nothing twice.
+    """
+    from django.utils.translation import gettext
+
+    from apps.payments.models import WebhookEvent, WebhookStatus
+    from apps.payments.providers.simulated import ACCOUNT_EVENT, account_onboarded_event_id
+    from marketplace.errors import InvalidState
+
+    account = ConnectAccount.objects.get(pk=account_id)
+    if account.provider != "simulated":
+        raise InvalidState(gettext("Only a simulated payout account is onboarded here; "
+                                   "this one is onboarded at Stripe."))
+    event_id = account_onboarded_event_id(account.account_reference)
+    now = timezone.now()
+    WebhookEvent.objects.bulk_create([WebhookEvent(
+        provider="simulated", event_id=event_id, type=ACCOUNT_EVENT, object_reference=account.account_reference,
+        payload={"id": event_id, "object": "event", "type": ACCOUNT_EVENT,
+                 "data": {"object": {"id": account.account_reference, "object": "account", "payouts_enabled": True,
+                                     "details_submitted": True,
+                                     "metadata": {"exhibitor_id": str(account.exhibitor_id),
+                                                  "completed_by": str(getattr(actor, "pk", "") or "")}}}},
+        status=WebhookStatus.PROCESSED, attempts=1, processed_at=now,
+    )], ignore_conflicts=True)
+    logger.info("connect_simulated_onboarding_completed", account=account.account_reference,
+                actor_id=getattr(actor, "pk", None))
+    connect_account_sync(account_id=account.pk, settle_now=True)
+    account.refresh_from_db()
+    return account
+
+
+def _waiting_order_ids(exhibitor_id: int) -> list[Any]:
+    return list(Transfer.objects.filter(exhibitor_id=exhibitor_id, status__in=OPEN_TRANSFER)
+                .order_by("order_id").values_list("order_id", flat=True).distinct())
+
+
+def payouts_settle_exhibitor(*, exhibitor_id: int) -> dict[str, int]:
+    """Settle every order in which this exhibitor has a payout waiting (pending or awaiting its
+    account), one order at a time. Not inside a transaction. Idempotent; returns the sums of
+    `payouts_settle_order`'s counts."""
+    done = {"orders": 0, "transfers": 0, "reversals": 0}
+    for order_id in _waiting_order_ids(exhibitor_id):
+        counts = payouts_settle_order(order_id=order_id)
+        done["orders"] += 1
+        done["transfers"] += counts["transfers"]
+        done["reversals"] += counts["reversals"]
+    return done
 
 
 # --- Transfers -------------------------------------------------------------------------------------
@@ -183,7 +241,7 @@ def transfer_send(*, transfer_id: int) -> str:
             result = get_provider(transfer.payment.provider).create_transfer(
                 transfer_id=transfer.pk, amount=transfer.amount, currency=transfer.currency,
                 destination=transfer.destination, transfer_group=str(transfer.order_id),
-                source_transaction=transfer.payment.charge_reference,
+                source_transaction=transfer.payment.charge_reference, attempt=transfer.attempt,
             )
             reference = result.reference
         except PaymentProviderError as exc:
@@ -223,6 +281,7 @@ def reversal_send(*, reversal_id: int) -> str:
         try:
             reference = get_provider(transfer.payment.provider).create_transfer_reversal(
                 reversal_id=reversal.pk, transfer_reference=transfer.provider_reference or "", amount=reversal.amount,
+                attempt=reversal.attempt,
             ).reference
         except PaymentProviderError as exc:
             if exc.retryable:
@@ -247,5 +306,41 @@ def reversal_send(*, reversal_id: int) -> str:
     return TransferStatus.SENT
 
 
-__all__ = ["Payment", "connect_account_sync", "connect_onboarding_start", "payouts_settle_order", "reversal_send",
+# --- Operators' retries ----------------------------------------------------------------------------
+
+
+def transfer_retry(*, transfer_id: int, actor: Any = None) -> str:
+    """An operator asks a payout to go again. Awaiting/pending: settle its order now (it goes if
+    the account is enabled, else keeps waiting); sending: send again with the same idempotency
+    key (never pays twice); failed: reopen it as the next attempt (new key) and settle its order, which re-sizes it from what is
+    due now. Sent or nothing due: nothing to do. Not inside a transaction. Returns the new status.
+    """
+    transfer = Transfer.objects.get(pk=transfer_id)
+    if transfer.status == TransferStatus.SENDING:
+        return transfer_send(transfer_id=transfer_id)
+    if transfer.status == TransferStatus.FAILED:
+        # The provider refused the last attempt definitely (nothing was created there): the next
+        # one needs a new idempotency key, or the provider would replay the stored refusal.
+        reopened = Transfer.objects.filter(pk=transfer_id, status=TransferStatus.FAILED).update(
+            status=TransferStatus.PENDING, failure_message="", attempt=F("attempt") + 1, updated_at=timezone.now())
+        if reopened:
+            logger.info("transfer_reopened", transfer_id=transfer_id, actor_id=getattr(actor, "pk", None))
+    if transfer.status in (*OPEN_TRANSFER, TransferStatus.FAILED):
+        payouts_settle_order(order_id=transfer.order_id)
+    return str(Transfer.objects.values_list("status", flat=True).get(pk=transfer_id))
+
+
+def reversal_retry(*, reversal_id: int, actor: Any = None) -> str:
+    """An operator asks a failed or stuck reversal to go again (a stuck one under the same
+    idempotency key, a refused one under the next attempt's).
+    Not inside a transaction. Returns the new status."""
+    reopened = TransferReversal.objects.filter(pk=reversal_id, status=TransferStatus.FAILED).update(
+        status=TransferStatus.PENDING, failure_message="", attempt=F("attempt") + 1, updated_at=timezone.now())
+    if reopened:
+        logger.info("reversal_reopened", reversal_id=reversal_id, actor_id=getattr(actor, "pk", None))
+    return reversal_send(reversal_id=reversal_id)
+
+
+__all__ = ["Payment", "connect_account_sync", "connect_onboarding_start", "connect_simulated_onboarding_complete",
+           "payouts_settle_exhibitor", "payouts_settle_order", "reversal_retry", "reversal_send", "transfer_retry",
            "transfer_send"]

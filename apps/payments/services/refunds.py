@@ -12,6 +12,7 @@ import structlog
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.payments.models import (
     Payment,
@@ -25,6 +26,7 @@ from apps.payments.models import (
 from apps.payments.providers import PaymentProviderError, ProviderObject, get_provider
 from apps.payments.services.common import enqueue_after_commit, ledger_write, notify, raise_to_operators
 from marketplace.errors import InvalidState, NotFound, PermissionDenied, ValidationFailed
+from marketplace.money import format_money
 from marketplace.tenancy import exhibitor_ids_for, is_operator
 
 logger = structlog.get_logger(__name__)
@@ -67,19 +69,20 @@ def refund_create(*, order_id: Any, actor: Any, line_ids: list[int] | None = Non
     from apps.orders.models import REFUNDABLE, Order
 
     if (line_ids is None) == (amount is None):
-        raise ValidationFailed("Refund either lines or an amount.")
+        raise ValidationFailed(_("Refund either lines or an amount."))
     if amount is not None and amount <= 0:
-        raise ValidationFailed("The amount must be positive.", attr="amount")
+        raise ValidationFailed(_("The amount must be positive."), attr="amount")
     operator = actor is None or is_operator(actor)
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
         if order.status not in REFUNDABLE:
-            raise InvalidState(f"Order {order.number} is {order.status}; only paid orders are refunded.")
+            raise InvalidState(_("Order %(number)s is %(status)s; only paid orders are refunded.")
+                               % {"number": order.number, "status": order.get_status_display()})
         from apps.payments.services.payments import payment_paying_order
 
         paying = payment_paying_order(order_id=order.pk)
         if paying is None:
-            raise InvalidState(f"Order {order.number} has no captured payment.")
+            raise InvalidState(_("Order %(number)s has no captured payment.") % {"number": order.number})
         payment = Payment.objects.select_for_update().get(pk=paying.pk)
         lines = list(order.lines.all())
         allocations: dict[int, int] = defaultdict(int)
@@ -89,21 +92,21 @@ def refund_create(*, order_id: Any, actor: Any, line_ids: list[int] | None = Non
             allowed = None if operator else exhibitor_ids_for(actor)
             chosen = [line for line in lines if line.pk in wanted and (allowed is None or line.exhibitor_id in allowed)]
             if not wanted or len(chosen) != len(wanted):
-                raise NotFound("No such order line.")
+                raise NotFound(_("No such order line."))
             if RefundLine.objects.filter(line__in=chosen).exists():
-                raise InvalidState("A line of this refund was refunded already.")
+                raise InvalidState(_("A line of this refund was refunded already."))
             for line in chosen:
                 allocations[line.exhibitor_id] += line.total
             done = _refunded_by_exhibitor(order.pk)
             for eid, share in allocations.items():
                 sold = sum(line.total for line in lines if line.exhibitor_id == eid)
                 if done.get(eid, 0) + share > sold:
-                    raise InvalidState("An earlier amount refund already took back part of these lines; "
-                                       "refund what is left by amount.")
+                    raise InvalidState(_("An earlier amount refund already took back part of these lines; "
+                                         "refund what is left by amount."))
             amount = sum(line.total for line in chosen)
         else:
             if not operator:
-                raise PermissionDenied("Only operators refund an amount; exhibitor staff refund their lines.")
+                raise PermissionDenied(_("Only operators refund an amount; exhibitor staff refund their lines."))
             done = _refunded_by_exhibitor(order.pk)
             gross: dict[int, int] = defaultdict(int)
             for line in lines:
@@ -111,13 +114,14 @@ def refund_create(*, order_id: Any, actor: Any, line_ids: list[int] | None = Non
             remaining = {eid: g - done.get(eid, 0) for eid, g in gross.items() if g - done.get(eid, 0) > 0}
             assert amount is not None
             if amount > sum(remaining.values()):
-                raise InvalidState("That is more than is left to refund on this order.")
+                raise InvalidState(_("That is more than is left to refund on this order."))
             allocations.update(_allocate(amount, remaining))
         assert amount is not None
         taken = (Refund.objects.filter(payment=payment).exclude(status=RefundStatus.FAILED)
                  .aggregate(total=Sum("amount"))["total"] or 0)
         if taken + amount > payment.amount:
-            raise InvalidState(f"Refunds would exceed the {payment.amount} captured ({taken} refunded or pending).")
+            raise InvalidState(_("Refunds would exceed the %(captured)s captured (%(taken)s refunded or pending).") % {
+                "captured": format_money(payment.amount, payment.currency), "taken": format_money(taken, payment.currency)})
         refund = Refund.objects.create(order=order, payment=payment, amount=amount, currency=payment.currency,
                                        reason=reason[:300], actor=actor if getattr(actor, "pk", None) else None)
         RefundLine.objects.bulk_create([RefundLine(refund=refund, line=line) for line in chosen])
@@ -228,9 +232,9 @@ def refund_remaining(*, order_id: Any, actor: Any, reason: str = "") -> Refund:
 
     payment = payment_paying_order(order_id=order_id)
     if payment is None:
-        raise InvalidState("This order has no captured payment.")
+        raise InvalidState(_("This order has no captured payment."))
     taken = (Refund.objects.filter(payment=payment).exclude(status=RefundStatus.FAILED)
              .aggregate(total=Sum("amount"))["total"] or 0)
     if payment.amount - taken <= 0:
-        raise InvalidState("Nothing is left to refund.")
+        raise InvalidState(_("Nothing is left to refund."))
     return refund_create(order_id=order_id, actor=actor, amount=payment.amount - taken, reason=reason)
