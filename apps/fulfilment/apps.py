@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class FulfilmentConfig(AppConfig):
     name = "apps.fulfilment"
     label = "fulfilment"
-    verbose_name = "Fulfilment"
+    verbose_name = _("Fulfilment")

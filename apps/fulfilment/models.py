@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.catalog.models import ProductKind
 
@@ -25,47 +26,57 @@ def new_certificate_code() -> str:
 
 
 class EntitlementStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
-    REVOKED = "revoked", "Revoked"
+    ACTIVE = "active", _("Active")
+    REVOKED = "revoked", _("Revoked")
 
 
 class Entitlement(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="entitlements")
-    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="entitlements")
-    order_line = models.ForeignKey("orders.OrderLine", on_delete=models.PROTECT, related_name="entitlements")
-    unit_index = models.PositiveIntegerField(help_text="0 .. quantity-1 within the order line.")
-    kind = models.CharField(max_length=20, choices=ProductKind.choices)
-    status = models.CharField(max_length=10, choices=EntitlementStatus.choices, default=EntitlementStatus.ACTIVE)
-    product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="entitlements")
-    exhibitor = models.ForeignKey("exhibitors.Exhibitor", on_delete=models.PROTECT, related_name="entitlements")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="entitlements",
+                             verbose_name=_("owner"))
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="entitlements", verbose_name=_("order"))
+    order_line = models.ForeignKey("orders.OrderLine", on_delete=models.PROTECT, related_name="entitlements",
+                                   verbose_name=_("order line"))
+    unit_index = models.PositiveIntegerField(_("unit index"), help_text=_("0 .. quantity-1 within the order line."))
+    kind = models.CharField(_("kind"), max_length=20, choices=ProductKind.choices)
+    status = models.CharField(_("status"), max_length=10, choices=EntitlementStatus.choices, default=EntitlementStatus.ACTIVE)
+    product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="entitlements",
+                                verbose_name=_("product"))
+    exhibitor = models.ForeignKey("exhibitors.Exhibitor", on_delete=models.PROTECT, related_name="entitlements",
+                                  verbose_name=_("exhibitor"))
     # Secret of this entitlement: part of download tokens and access links; replaced on revocation.
-    nonce = models.CharField(max_length=40, default=new_nonce, editable=False)
+    nonce = models.CharField(_("nonce"), max_length=40, default=new_nonce, editable=False)
     # collectible
-    edition = models.ForeignKey("catalog.Edition", null=True, blank=True, on_delete=models.PROTECT, related_name="entitlements")
-    serial = models.PositiveIntegerField(null=True, blank=True)
-    edition_size = models.PositiveIntegerField(null=True, blank=True)
-    certificate_code = models.CharField(max_length=40, null=True, blank=True, unique=True)
-    certificate_signature = models.CharField(max_length=120, blank=True)
+    edition = models.ForeignKey("catalog.Edition", null=True, blank=True, on_delete=models.PROTECT, related_name="entitlements",
+                                verbose_name=_("edition"))
+    serial = models.PositiveIntegerField(_("serial number"), null=True, blank=True)
+    edition_size = models.PositiveIntegerField(_("edition size"), null=True, blank=True)
+    certificate_code = models.CharField(_("certificate code"), max_length=40, null=True, blank=True, unique=True)
+    certificate_signature = models.CharField(_("certificate signature"), max_length=120, blank=True)
     # service
-    slot = models.ForeignKey("catalog.ServiceSlot", null=True, blank=True, on_delete=models.PROTECT, related_name="entitlements")
-    access_url = models.URLField(max_length=300, blank=True)
+    slot = models.ForeignKey("catalog.ServiceSlot", null=True, blank=True, on_delete=models.PROTECT, related_name="entitlements",
+                             verbose_name=_("service slot"))
+    access_url = models.URLField(_("access link"), max_length=300, blank=True)
     # download
-    downloads_left = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: unlimited.")
-    download_expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never.")
+    downloads_left = models.PositiveIntegerField(_("downloads left"), null=True, blank=True, help_text=_("Empty: unlimited."))
+    download_expires_at = models.DateTimeField(_("download expires at"), null=True, blank=True, help_text=_("Empty: never."))
     licence_key = models.OneToOneField("catalog.LicenceKey", null=True, blank=True, on_delete=models.PROTECT,
-                                       related_name="entitlement")
+                                       related_name="entitlement", verbose_name=_("licence key"))
     # pass
-    pass_token = models.CharField(max_length=300, blank=True)
-    valid_from = models.DateTimeField(null=True, blank=True)
-    valid_until = models.DateTimeField(null=True, blank=True)
-    redeemed_at = models.DateTimeField(null=True, blank=True)
-    redeemed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    pass_token = models.CharField(_("pass token"), max_length=300, blank=True)
+    valid_from = models.DateTimeField(_("valid from"), null=True, blank=True)
+    valid_until = models.DateTimeField(_("valid until"), null=True, blank=True)
+    redeemed_at = models.DateTimeField(_("redeemed at"), null=True, blank=True)
+    redeemed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                    verbose_name=_("redeemed by"))
 
-    created_at = models.DateTimeField(default=timezone.now, db_index=True, help_text="Issued at (signed into certificates).")
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    revoke_reason = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(_("issued at"), default=timezone.now, db_index=True,
+                                      help_text=_("Issued at (signed into certificates)."))
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoke_reason = models.CharField(_("revocation reason"), max_length=40, blank=True)
 
     class Meta:
+        verbose_name = _("entitlement")
+        verbose_name_plural = _("entitlements")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["order_line", "unit_index"], name="entitlement_unique_unit"),
@@ -75,4 +86,4 @@ class Entitlement(models.Model):
         indexes = [models.Index(fields=["user", "-created_at", "-id"], name="entitlement_user_created")]
 
     def __str__(self) -> str:
-        return f"{self.kind} #{self.pk} ({self.status})"
+        return f"{self.get_kind_display()} #{self.pk} ({self.get_status_display()})"

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from apps.catalog import services as catalog_services
 from apps.catalog.models import DownloadFile, Edition, LicenceKey, LicenceKeyStatus, ProductKind
-from apps.fulfilment import signing
+from apps.fulfilment import links, signing
 from apps.fulfilment.errors import (
     AlreadyRedeemed,
     DownloadsExhausted,
@@ -125,23 +125,30 @@ def pass_token_read(token: str) -> int | None:
 
 
 def download_token_make(*, entitlement: Entitlement, file_id: int) -> str:
-    """A signed, timestamped token for one file of a download entitlement (TimestampSigner)."""
-    return TimestampSigner(salt=DOWNLOAD_SALT).sign(f"{entitlement.pk}.{file_id}.{entitlement.nonce}")
+    """A signed, timestamped token for one file of a download entitlement (TimestampSigner).
+
+    The token is the link's only credential: `<id>.<file id>.<nonce tag>:<time>:<HMAC>`, bound to
+    the entitlement, the file and the entitlement's nonce (revocation replaces it), unforgeable
+    without SECRET_KEY, expiring after DOWNLOAD_LINK_TTL.
+    """
+    return TimestampSigner(salt=DOWNLOAD_SALT).sign(f"{entitlement.pk}.{file_id}.{signing.nonce_tag(entitlement.nonce)}")
 
 
 # --- Fulfilment ------------------------------------------------------------------------------------
 
 
-def _draw_licence_keys(*, product_id: int, count: int) -> list[int] | None:
+def _draw_licence_keys(*, product_id: int, count: int) -> tuple[list[int] | None, bool]:
     """Assign `count` available keys of the product, skipping keys other fulfilments hold locked.
 
-    None if the product has no key pool at all (nothing to draw). Drawn exactly once: the UPDATE
-    flips them to assigned in this transaction, SKIP LOCKED keeps concurrent fulfilments off each
-    other's rows. One statement: the draw and whether a pool exists (a data-modifying CTE; the
-    EXISTS sees the keys as they were before the draw, which exist either way). Raises
-    FulfilmentFailed if the pool runs dry.
+    Returns (key ids, whether the product has files). Key ids are None if the product has no key
+    pool at all (nothing to draw). Drawn exactly once: the UPDATE flips them to assigned in this
+    transaction, SKIP LOCKED keeps concurrent fulfilments off each other's rows. One statement:
+    the draw, whether a pool exists and whether files exist (a data-modifying CTE; the EXISTS sees
+    the keys as they were before the draw, which exist either way). Raises FulfilmentFailed if
+    the pool runs dry.
     """
     table = LicenceKey._meta.db_table
+    files = DownloadFile._meta.db_table
     sql = f"""
         WITH drawn AS (
             UPDATE {table} SET status = %s, updated_at = now()
@@ -149,23 +156,22 @@ def _draw_licence_keys(*, product_id: int, count: int) -> list[int] | None:
                          ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)
             RETURNING id
         )
-        SELECT id FROM drawn
+        SELECT id, 'key' FROM drawn
         UNION ALL
-        SELECT NULL WHERE EXISTS (SELECT 1 FROM {table} WHERE product_id = %s)
-    """  # noqa: S608 - only a table name of ours is interpolated
+        SELECT NULL, 'pool' WHERE EXISTS (SELECT 1 FROM {table} WHERE product_id = %s)
+        UNION ALL
+        SELECT NULL, 'file' WHERE EXISTS (SELECT 1 FROM {files} WHERE product_id = %s)
+    """  # noqa: S608 - only table names of ours are interpolated
     with connection.cursor() as cursor:
-        cursor.execute(sql, [LicenceKeyStatus.ASSIGNED, product_id, LicenceKeyStatus.AVAILABLE, count, product_id])
-        rows = [row[0] for row in cursor.fetchall()]
-    if not rows:
-        return None
-    ids = sorted(i for i in rows if i is not None)
+        cursor.execute(sql, [LicenceKeyStatus.ASSIGNED, product_id, LicenceKeyStatus.AVAILABLE, count, product_id, product_id])
+        rows = cursor.fetchall()
+    has_files = any(what == "file" for _id, what in rows)
+    if not any(what == "pool" for _id, what in rows):
+        return None, has_files
+    ids = sorted(i for i, what in rows if what == "key")
     if len(ids) < count:
         raise FulfilmentFailed(f"The licence key pool of product {product_id} has {len(ids)} keys left, {count} needed.")
-    return ids
-
-
-def _frontend(path: str) -> str:
-    return f"{settings.FULFILMENT['FRONTEND_URL'].rstrip('/')}{path}"
+    return ids, has_files
 
 
 def _build_units(*, order: Order, line: OrderLine, indexes: list[int], now: datetime) -> list[Entitlement]:
@@ -188,11 +194,14 @@ def _build_units(*, order: Order, line: OrderLine, indexes: list[int], now: date
                                      certificate_signature=signing.b64url(signing.sign(message)), created_at=now))
     elif product.kind == ProductKind.SERVICE:
         for index in indexes:
-            unit = Entitlement(**base, unit_index=index, slot_id=line.slot_id, created_at=now)
-            unit.access_url = _frontend(f"/sessions/{unit.nonce}")
-            units.append(unit)
+            # access_url (signed with the id) is set once the row has its id.
+            units.append(Entitlement(**base, unit_index=index, slot_id=line.slot_id, created_at=now))
     elif product.kind == ProductKind.DOWNLOAD:
-        keys = _draw_licence_keys(product_id=product.pk, count=len(indexes)) or []
+        drawn, has_files = _draw_licence_keys(product_id=product.pk, count=len(indexes))
+        keys = drawn or []
+        if not keys and not has_files:
+            # Never "fulfilled" with nothing delivered: the task flags the order for operators.
+            raise FulfilmentFailed(f"Download product {product.pk} has no file and no licence key to deliver.")
         for n, index in enumerate(indexes):
             units.append(Entitlement(**base, unit_index=index, downloads_left=product.download_limit,
                                      licence_key_id=keys[n] if keys else None, created_at=now))
@@ -210,7 +219,7 @@ def _order_context(order: Order, lines: list[OrderLine], *, delivered: bool) -> 
         "order_id": str(order.pk), "order_number": order.number, "currency": order.currency,
         "total": order.total, "total_display": format_money(order.total, order.currency),
         "lines": [{"title": line.title, "quantity": line.quantity} for line in lines],
-        "library_url": _frontend("/library"), "delivered": delivered,
+        "library_url": links.goods_url(order_id=order.pk, user_id=order.user_id), "delivered": delivered,
     }
 
 
@@ -268,9 +277,14 @@ def fulfilment_fulfil_order(*, order_id: UUID | str, now: datetime | None = None
         for unit in created:
             if unit.kind == ProductKind.PASS:
                 unit.pass_token = pass_token_make(entitlement_id=unit.pk, valid_from=unit.valid_from, valid_until=unit.valid_until)
+            elif unit.kind == ProductKind.SERVICE:
+                unit.access_url = links.booking_url(unit)
         passes = [unit for unit in created if unit.kind == ProductKind.PASS]
         if passes:
             Entitlement.objects.bulk_update(passes, ["pass_token"])
+        bookings = [unit for unit in created if unit.kind == ProductKind.SERVICE]
+        if bookings:
+            Entitlement.objects.bulk_update(bookings, ["access_url"])
         delivered = order.status == OrderStatus.PAID
         if delivered:
             order_services.order_mark_fulfilled(order_id=order.pk)
@@ -416,13 +430,14 @@ def entitlements_revoke_lines(*, order_line_ids: Iterable[int], reason: str, now
 # --- Shopper actions -------------------------------------------------------------------------------
 
 
-def download_consume(*, token: str, user: Any, now: datetime | None = None) -> tuple[Entitlement, DownloadFile]:
-    """Check a download token and count one download.
+def download_check(*, token: str, now: datetime | None = None) -> tuple[Entitlement, DownloadFile]:
+    """The entitlement and file a download token opens, counting nothing (a read; HEAD uses it).
 
-    Raises NotFound for a tampered or malformed token, another shopper's link or an unknown file;
-    LinkExpired past DOWNLOAD_LINK_TTL; EntitlementRevoked for a refunded item (its nonce
-    changed); DownloadsExhausted when none are left. Only a successful call counts, by a
-    conditional UPDATE (downloads_left > 0), so concurrent downloads cannot go below zero.
+    The token is the credential: whoever holds the link may use it, with or without a session
+    (it is minted for the owner only, and cannot be derived from ids). Raises NotFound for a
+    tampered or malformed token or an unknown file; LinkExpired past DOWNLOAD_LINK_TTL or the
+    entitlement's own expiry; EntitlementRevoked for a refunded item (its nonce changed);
+    DownloadsExhausted when none are left.
     """
     now = now or timezone.now()
     signer = TimestampSigner(salt=DOWNLOAD_SALT)
@@ -433,24 +448,39 @@ def download_consume(*, token: str, user: Any, now: datetime | None = None) -> t
     except BadSignature:
         raise NotFound() from None
     try:
-        entitlement_id, file_id, nonce = value.split(".", 2)
+        entitlement_id, file_id, tag = value.split(".", 2)
         entitlement = Entitlement.objects.get(pk=int(entitlement_id), kind=ProductKind.DOWNLOAD)
     except (ValueError, Entitlement.DoesNotExist):
         raise NotFound() from None
-    if entitlement.user_id != getattr(user, "pk", None):
-        raise NotFound()
-    if entitlement.status != EntitlementStatus.ACTIVE or not secrets.compare_digest(nonce, entitlement.nonce):
+    if entitlement.status != EntitlementStatus.ACTIVE or not secrets.compare_digest(tag, signing.nonce_tag(entitlement.nonce)):
         raise EntitlementRevoked()
     if entitlement.download_expires_at is not None and entitlement.download_expires_at <= now:
         raise LinkExpired()
     download_file = DownloadFile.objects.filter(pk=int(file_id), product_id=entitlement.product_id).first()
     if download_file is None:
         raise NotFound()
+    if entitlement.downloads_left is not None and entitlement.downloads_left <= 0:
+        raise DownloadsExhausted()
+    return entitlement, download_file
+
+
+def download_consume(*, token: str, now: datetime | None = None) -> tuple[Entitlement, DownloadFile]:
+    """Check a download token (see `download_check` for what is raised) and count one download.
+
+    Only a successful call counts, once, by a conditional UPDATE (active, same nonce,
+    downloads_left > 0), so concurrent downloads cannot go below zero and a link revoked
+    meanwhile counts nothing. Not idempotent: each call is one download.
+    """
+    entitlement, download_file = download_check(token=token, now=now)
     if entitlement.downloads_left is not None:
-        counted = Entitlement.objects.filter(pk=entitlement.pk, status=EntitlementStatus.ACTIVE, nonce=nonce,
+        counted = Entitlement.objects.filter(pk=entitlement.pk, status=EntitlementStatus.ACTIVE, nonce=entitlement.nonce,
                                              downloads_left__gt=0).update(downloads_left=F("downloads_left") - 1)
         if not counted:
+            entitlement.refresh_from_db(fields=["status"])
+            if entitlement.status != EntitlementStatus.ACTIVE:
+                raise EntitlementRevoked()
             raise DownloadsExhausted()
+        entitlement.downloads_left -= 1
     return entitlement, download_file
 
 

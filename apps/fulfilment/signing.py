@@ -68,3 +68,49 @@ def decode_signature(text: str) -> bytes | None:
         return b64url_decode(text)
     except (binascii.Error, ValueError):
         return None
+
+
+# --- Links handed to shoppers ----------------------------------------------------------------------
+#
+# A link's token is its only credential (it opens in a phone's browser or a mail client, with no
+# session). Django's HMAC signer (SECRET_KEY, a salt per purpose) makes it unforgeable, so no
+# token can be derived from ids. It binds the entitlement id, what it opens (a file id, a format)
+# and a tag of the entitlement's nonce: revocation replaces the nonce, which kills every link.
+
+
+def nonce_tag(nonce: str) -> str:
+    """A short digest of an entitlement's nonce: changes with it, reveals nothing about it."""
+    return hashlib.sha256(f"expo-link|{nonce}".encode()).hexdigest()[:12]
+
+
+def link_sign(*, purpose: str, entitlement_id: int, nonce: str, detail: str = "") -> str:
+    """`<id>.<detail>.<tag>:<signature>`, signed for `purpose` (no expiry; see `link_read`)."""
+    from django.core.signing import Signer
+
+    return Signer(salt=f"fulfilment.link.{purpose}").sign(f"{entitlement_id}.{detail}.{nonce_tag(nonce)}")
+
+
+def link_read(*, purpose: str, token: str) -> tuple[int, str, str] | None:
+    """(entitlement id, detail, nonce tag) of a genuine token for `purpose`; None if forged or malformed.
+
+    The caller compares the tag with the entitlement's current nonce (`nonce_tag`) to tell a
+    revoked link from a live one.
+    """
+    from django.core.signing import BadSignature, Signer
+
+    if not token or len(token) > 200:
+        return None
+    try:
+        value = Signer(salt=f"fulfilment.link.{purpose}").unsign(token)
+    except BadSignature:
+        return None
+    entitlement_id, _, rest = value.partition(".")
+    detail, _, tag = rest.rpartition(".")
+    if not entitlement_id.isdigit() or not tag:
+        return None
+    return int(entitlement_id), detail, tag
+
+
+def public_key_pem() -> str:
+    """The public key as PEM (SubjectPublicKeyInfo), for `openssl pkeyutl -verify`."""
+    return public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()

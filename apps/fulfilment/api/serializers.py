@@ -4,12 +4,12 @@ from datetime import timedelta
 from typing import Any, cast
 
 from django.conf import settings
-from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from apps.catalog.models import ProductKind
+from apps.fulfilment import links
 from apps.fulfilment.models import Entitlement, EntitlementStatus
 
 EDITION = inline_serializer("LibraryEdition", {
@@ -25,14 +25,12 @@ DOWNLOAD = inline_serializer("LibraryDownload", {
     "files": inline_serializer("LibraryDownloadFile", {"name": serializers.CharField(), "url": serializers.CharField()}, many=True),
 })
 PASS = inline_serializer("LibraryPass", {
-    "token": serializers.CharField(allow_null=True), "qr_svg_url": serializers.CharField(),
+    "token": serializers.CharField(allow_null=True),
+    "qr_svg_url": serializers.CharField(help_text="The pass's QR code (SVG); the signed link opens without a header."),
+    "qr_png_url": serializers.CharField(help_text="The same QR code as PNG."),
     "valid_from": serializers.DateTimeField(allow_null=True), "valid_until": serializers.DateTimeField(allow_null=True),
     "redeemed_at": serializers.DateTimeField(allow_null=True),
 })
-
-
-def _absolute(request: Any, path: str) -> str:
-    return request.build_absolute_uri(path) if request is not None else path
 
 
 class LibraryItemSerializer(serializers.ModelSerializer):
@@ -61,7 +59,7 @@ class LibraryItemSerializer(serializers.ModelSerializer):
         "exhibitor": inline_serializer("LibraryExhibitor", {"slug": serializers.CharField(), "name": serializers.CharField()}),
     }))
     def get_product(self, obj: Entitlement) -> dict[str, Any]:
-        return {"id": obj.product_id, "title": obj.product.localized_title,
+        return {"id": obj.product_id, "title": obj.product.title,
                 "exhibitor": {"slug": obj.exhibitor.slug, "name": obj.exhibitor.name}}
 
     @extend_schema_field(inline_serializer("LibraryOrder", {"id": serializers.CharField(), "number": serializers.CharField()}))
@@ -72,10 +70,8 @@ class LibraryItemSerializer(serializers.ModelSerializer):
     def get_edition(self, obj: Entitlement) -> dict[str, Any] | None:
         if obj.kind != ProductKind.COLLECTIBLE or obj.serial is None:
             return None
-        request = self.context.get("request")
         return {"serial": obj.serial, "edition_size": obj.edition_size, "certificate_code": obj.certificate_code,
-                "certificate_url": _absolute(request, reverse("v1:certificate-detail",
-                                                              kwargs={"version": "v1", "code": obj.certificate_code}))}
+                "certificate_url": links.certificate_page_url(obj.certificate_code or "")}
 
     @extend_schema_field(BOOKING)
     def get_booking(self, obj: Entitlement) -> dict[str, Any] | None:
@@ -83,7 +79,7 @@ class LibraryItemSerializer(serializers.ModelSerializer):
             return None
         return {"starts_at": serializers.DateTimeField().to_representation(obj.slot.starts_at),
                 "ends_at": serializers.DateTimeField().to_representation(obj.slot.ends_at),
-                "access_url": obj.access_url if self._active(obj) else None}
+                "access_url": links.booking_url(obj) if self._active(obj) else None}
 
     @extend_schema_field(DOWNLOAD)
     def get_download(self, obj: Entitlement) -> dict[str, Any] | None:
@@ -91,14 +87,12 @@ class LibraryItemSerializer(serializers.ModelSerializer):
             return None
         from apps.fulfilment.services import download_token_make
 
-        request = self.context.get("request")
         active = self._active(obj)
         files = []
         if active:
             for download_file in obj.product.files.all():
                 token = download_token_make(entitlement=obj, file_id=download_file.pk)
-                files.append({"name": download_file.name,
-                              "url": _absolute(request, reverse("v1:download", kwargs={"version": "v1", "token": token}))})
+                files.append({"name": download_file.name, "url": links.download_url(token=token)})
         ttl = cast(timedelta, settings.FULFILMENT["DOWNLOAD_LINK_TTL"])
         return {
             "url": files[0]["url"] if files else None,
@@ -112,11 +106,11 @@ class LibraryItemSerializer(serializers.ModelSerializer):
     def get_pass_(self, obj: Entitlement) -> dict[str, Any] | None:
         if obj.kind != ProductKind.PASS:
             return None
-        request = self.context.get("request")
         dt = serializers.DateTimeField()
         return {
             "token": obj.pass_token if self._active(obj) else None,
-            "qr_svg_url": _absolute(request, reverse("v1:pass-qr", kwargs={"version": "v1", "entitlement_id": obj.pk})),
+            "qr_svg_url": links.pass_qr_url(obj, "svg"),
+            "qr_png_url": links.pass_qr_url(obj, "png"),
             "valid_from": dt.to_representation(obj.valid_from) if obj.valid_from else None,
             "valid_until": dt.to_representation(obj.valid_until) if obj.valid_until else None,
             "redeemed_at": dt.to_representation(obj.redeemed_at) if obj.redeemed_at else None,

@@ -1,8 +1,13 @@
-"""What shoppers own (API.md): library, downloads, certificates, passes. Transport only."""
+"""What shoppers own (API.md): library, downloads, certificates, passes. Transport only.
 
-from typing import Any
+Links handed to shoppers open without a header (their signed token is the credential); responses
+that carry such links or pass tokens are `Cache-Control: no-store`.
+"""
 
-from django.http import FileResponse, HttpResponse
+from typing import Any, cast
+
+from django.http import FileResponse, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.generics import GenericAPIView
@@ -11,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.fulfilment import selectors, services
+from apps.fulfilment import links, qr, selectors, services
 from apps.fulfilment.api.serializers import (
     CertificateSerializer,
     LibraryItemSerializer,
@@ -19,10 +24,41 @@ from apps.fulfilment.api.serializers import (
     PassRedeemOutputSerializer,
 )
 from apps.fulfilment.models import Entitlement
+from apps.fulfilment.public.views import download_headers, link_refused_page, wants_html
 from marketplace.api.pagination import CursorPagination
+from marketplace.errors import DomainError
+
+QR_RESPONSES: dict[Any, Any] = {(200, "image/svg+xml"): OpenApiTypes.BINARY,
+                                (200, "image/png"): OpenApiTypes.BINARY}
+# A signed pass QR link is never all digits: such a path is the owner's route, which needs the session.
+PASS_LINK_RESPONSES: dict[Any, Any] = {**QR_RESPONSES, 401: OpenApiResponse(description="not_authenticated (a bare id: the owner's route)"),
+                       410: OpenApiResponse(description="revoked")}
 
 
-class LibraryView(GenericAPIView):
+class NoStoreMixin(APIView):
+    """Every response of the view (errors included) is `Cache-Control: no-store`: it carries a
+    pass token or a link that is a credential, which no cache (shared or the browser's) may keep."""
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        add_never_cache_headers(response)
+        return response
+
+
+class PublicLinkMixin(NoStoreMixin):
+    """A link opened in a browser or mail client: no session needed or consulted (the token in the
+    URL is the credential). A browser gets a page for a refusal, an API client the JSON error."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list[Any] = []
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, DomainError) and wants_html(self.request):
+            return cast(Response, link_refused_page(self.request, exc))
+        return super().handle_exception(exc)
+
+
+class LibraryView(NoStoreMixin, GenericAPIView):
     """The shopper's entitlements, newest first (cursor-paginated)."""
 
     pagination_class = CursorPagination
@@ -35,42 +71,109 @@ class LibraryView(GenericAPIView):
         return self.get_paginated_response(LibraryItemSerializer(page, many=True, context={"request": request}).data)
 
 
-class DownloadView(APIView):
-    """Streams a purchased file through a signed, expiring, count-limited link (owner only)."""
+class LibraryItemView(NoStoreMixin, APIView):
+    """One entitlement of the shopper, as in the library (e.g. to refresh its download links)."""
+
+    @extend_schema(tags=["library"], operation_id="library_retrieve", responses=LibraryItemSerializer)
+    def get(self, request: Request, entitlement_id: int, *args: Any, **kwargs: Any) -> Response:
+        entitlement = selectors.library_item_get(user=request.user, entitlement_id=entitlement_id)
+        return Response(LibraryItemSerializer(entitlement, context={"request": request}).data)
+
+
+class DownloadView(PublicLinkMixin, APIView):
+    """The file behind a library download link: signed, expiring, count-limited; no header needed.
+
+    GET counts one download; HEAD (link previews, download managers probing) checks and counts nothing.
+    """
 
     @extend_schema(tags=["library"], operation_id="download_retrieve",
                    responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: OpenApiResponse(description="not_found"),
                               410: OpenApiResponse(description="link_expired, downloads_exhausted or revoked")})
     def get(self, request: Request, token: str, *args: Any, **kwargs: Any) -> FileResponse:
-        _entitlement, download_file = services.download_consume(token=token, user=request.user)
-        return FileResponse(download_file.file.open("rb"), as_attachment=True, filename=download_file.name)
+        _entitlement, download_file = services.download_consume(token=token)
+        response = FileResponse(download_file.file.open("rb"))
+        download_headers(response, download_file)
+        return response
+
+    def head(self, request: Request, token: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        _entitlement, download_file = services.download_check(token=token)
+        response = HttpResponse()
+        download_headers(response, download_file)
+        return response
 
 
 class CertificateView(APIView):
+    """The certificate as JSON. A browser (Accept: text/html, e.g. a QR code printed before the
+    public page existed) is sent to the public page instead."""
+
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
 
     @extend_schema(tags=["certificates"], operation_id="certificate_retrieve", responses=CertificateSerializer)
-    def get(self, request: Request, code: str, *args: Any, **kwargs: Any) -> Response:
-        return Response(CertificateSerializer(selectors.certificate_get(code=code)).data)
+    def get(self, request: Request, code: str, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        certificate = selectors.certificate_get(code=code)
+        if wants_html(request):
+            return HttpResponseRedirect(links.certificate_page_url(code))
+        return Response(CertificateSerializer(certificate).data)
 
 
-class CertificateQrView(APIView):
+class _QrView(APIView):
+    fmt = "svg"
+
+    def qr_response(self, data: str, *, title: str) -> HttpResponse:
+        content, content_type = qr.qr_image(data, self.fmt, title=title)
+        return HttpResponse(content, content_type=content_type)
+
+
+class CertificateQrView(_QrView):
+    """The certificate's QR code (encodes its public page URL); public."""
+
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
 
-    @extend_schema(tags=["certificates"], operation_id="certificate_qr", responses={(200, "image/svg+xml"): OpenApiTypes.STR})
+    @extend_schema(tags=["certificates"], operation_id="certificate_qr", responses=QR_RESPONSES)
     def get(self, request: Request, code: str, *args: Any, **kwargs: Any) -> HttpResponse:
-        from django.urls import reverse
-
-        url = request.build_absolute_uri(reverse("v1:certificate-detail", kwargs={"version": "v1", "code": code}))
-        return HttpResponse(selectors.certificate_qr_svg(code=code, url=url), content_type="image/svg+xml")
+        return self.qr_response(selectors.certificate_qr_data(code=code), title="Certificate")
 
 
-class PassQrView(APIView):
-    @extend_schema(tags=["library"], operation_id="pass_qr", responses={(200, "image/svg+xml"): OpenApiTypes.STR})
+class CertificateQrPngView(CertificateQrView):
+    fmt = "png"
+
+    @extend_schema(tags=["certificates"], operation_id="certificate_qr_png", responses=QR_RESPONSES)
+    def get(self, request: Request, code: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        return super().get(request, code, *args, **kwargs)
+
+
+class PassQrView(NoStoreMixin, _QrView):
+    """The owner's pass QR code (encodes the pass token), with the owner's session."""
+
+    @extend_schema(tags=["library"], operation_id="pass_qr", responses=QR_RESPONSES)
     def get(self, request: Request, entitlement_id: int, *args: Any, **kwargs: Any) -> HttpResponse:
-        return HttpResponse(selectors.pass_qr_svg(user=request.user, entitlement_id=entitlement_id), content_type="image/svg+xml")
+        return self.qr_response(selectors.pass_qr_data(user=request.user, entitlement_id=entitlement_id), title="Pass")
+
+
+class PassQrPngView(PassQrView):
+    fmt = "png"
+
+    @extend_schema(tags=["library"], operation_id="pass_qr_png", responses=QR_RESPONSES)
+    def get(self, request: Request, entitlement_id: int, *args: Any, **kwargs: Any) -> HttpResponse:
+        return super().get(request, entitlement_id, *args, **kwargs)
+
+
+class PassQrLinkView(PublicLinkMixin, _QrView):
+    """The pass QR code behind the library's signed `qr_svg_url` / `qr_png_url`: no header needed."""
+
+    @extend_schema(tags=["library"], operation_id="pass_qr_link", responses=PASS_LINK_RESPONSES)
+    def get(self, request: Request, link: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self.qr_response(selectors.pass_qr_data_by_link(link=link), title="Pass")
+
+
+class PassQrLinkPngView(PassQrLinkView):
+    fmt = "png"
+
+    @extend_schema(tags=["library"], operation_id="pass_qr_link_png", responses=PASS_LINK_RESPONSES)
+    def get(self, request: Request, link: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        return super().get(request, link, *args, **kwargs)
 
 
 class PassRedeemView(APIView):

@@ -12,6 +12,8 @@ FULFILMENT: dict[str, Any] = {
     "SIGNING_KEY": E.FULFILMENT_SIGNING_KEY or DEV_FULFILMENT_SIGNING_KEY,
     # Download links in the library are minted per request and live this long.
     "DOWNLOAD_LINK_TTL": timedelta(hours=1),
+    # A booking's access link leads to the meeting from this long before the slot starts.
+    "BOOKING_OPENS_EARLY": timedelta(minutes=10),
     # Paid orders still unfulfilled after this are re-enqueued by the beat sweep.
     "SWEEP_THRESHOLD": timedelta(minutes=2),
     "SWEEP_BATCH": 500,

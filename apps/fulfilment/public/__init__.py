@@ -1,0 +1,1 @@
+"""Public pages behind the links shoppers receive (certificate, booking access, an order's goods)."""
