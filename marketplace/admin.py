@@ -24,12 +24,14 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 from unfold.contrib.filters.admin import RelatedDropdownFilter
 from unfold.widgets import UnfoldAdminDecimalFieldWidget
 
 from marketplace.errors import DomainError
-from marketplace.money import MoneyError, exponent, to_major, to_minor
+from marketplace.money import MoneyError, exponent, format_money, to_major, to_minor
 from marketplace.tenancy import exhibitor_ids_for, is_operator, scope_to_user
 
 
@@ -199,8 +201,10 @@ class ScopedRelatedDropdownFilter(RelatedDropdownFilter):
 
 
 def run_for_each(request: HttpRequest, model_admin: ModelAdmin, queryset: QuerySet[Any],
-                 call: Callable[[Any], Any], done: str) -> None:
-    """Apply a service call to every selected row; DomainErrors are reported per row."""
+                 call: Callable[[Any], Any], done: str | Promise) -> None:
+    """Apply a service call to every selected row; DomainErrors are reported per row.
+
+    `done` may be a lazy translation with a `{count}` placeholder."""
     ok = 0
     for obj in queryset:
         try:
@@ -210,7 +214,7 @@ def run_for_each(request: HttpRequest, model_admin: ModelAdmin, queryset: QueryS
         else:
             ok += 1
     if ok:
-        model_admin.message_user(request, done.format(count=ok), messages.SUCCESS)
+        model_admin.message_user(request, str(done).format(count=ok), messages.SUCCESS)
 
 
 class FullCleanFormMixin(forms.ModelForm):
@@ -233,6 +237,80 @@ class FullCleanFormMixin(forms.ModelForm):
 
 
 # --- Money ------------------------------------------------------------------------------------
+#
+# The admin shows and takes money in major units with its currency ("CNY 19.99"), never the
+# stored minor units; commission rates as percentages ("10 %"), never basis points.
+
+
+def money_display(amount_field: str, currency_field: str = "currency", *, description: Any,
+                  ordering: str | None = None) -> Callable[[Any, Any], str]:
+    """A list_display / readonly_fields column showing a minor-unit amount as "CNY 19.99".
+
+        total_display = money_display("total", description=_("Total"))
+
+    An empty amount shows as "-" (the admin's empty value).
+    """
+
+    def column(model_admin: Any, obj: Any) -> str:
+        amount = getattr(obj, amount_field, None) if obj is not None else None
+        if amount is None:
+            return "-"
+        return format_money(amount, str(getattr(obj, currency_field, None) or settings.MARKETPLACE["DEFAULT_CURRENCY"]))
+
+    column.short_description = description  # type: ignore[attr-defined]
+    column.admin_order_field = ordering or amount_field  # type: ignore[attr-defined]
+    return column
+
+
+def format_bps_percent(bps: int | None) -> str:
+    """Basis points as a percentage for people: 1000 -> "10 %", 1250 -> "12.5 %", None -> "-"."""
+    if bps is None:
+        return "-"
+    percent = (Decimal(bps) / 100).normalize()
+    return _("%(percent)s %%") % {"percent": f"{percent:f}"}
+
+
+class PercentAsBasisPointsField(forms.DecimalField):
+    """A rate typed as a percentage (10 or 12.5), cleaned to integer basis points (1000, 1250).
+
+    At most two decimals (a basis point is 0.01 %), from 0 to 100.
+    """
+
+    widget = UnfoldAdminDecimalFieldWidget
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_digits", 5)
+        kwargs.setdefault("decimal_places", 2)
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, int):  # the stored basis points, shown as a percentage
+            return f"{(Decimal(value) / 100).normalize():f}"
+        return value
+
+    def to_python(self, value: Any) -> int | None:  # type: ignore[override]
+        percent = super().to_python(value)
+        if percent is None:
+            return None
+        if not Decimal(0) <= percent <= Decimal(100):
+            raise ValidationError(_("Enter a percentage between 0 and 100."), code="range")
+        bps = percent * 100
+        if bps != bps.to_integral_value():
+            raise ValidationError(_("Use at most two decimals, e.g. 12.25."), code="max_decimal_places")
+        return int(bps)
+
+    def validate(self, value: Any) -> None:
+        forms.Field.validate(self, value)
+
+    def run_validators(self, value: Any) -> None:
+        # DecimalField's digit validators expect a Decimal; check the percentage it came from.
+        if value not in self.empty_values:
+            super().run_validators(Decimal(value) / 100)
+
+    def widget_attrs(self, widget: Any) -> dict[str, Any]:
+        attrs = super().widget_attrs(widget)
+        attrs.update({"step": "0.01", "min": "0", "max": "100"})
+        return attrs
 
 
 class MajorUnitsMoneyField(forms.DecimalField):
@@ -246,7 +324,7 @@ class MajorUnitsMoneyField(forms.DecimalField):
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("min_value", Decimal(0))
-        kwargs.setdefault("help_text", "In major units, e.g. 19.99.")
+        kwargs.setdefault("help_text", _("e.g. 19.99"))
         super().__init__(**kwargs)
 
     def widget_attrs(self, widget: Any) -> dict[str, Any]:
@@ -286,6 +364,7 @@ class MajorUnitsMoneyFormMixin(forms.ModelForm):
                 cleaned[name] = to_minor(amount, currency)
             except MoneyError:
                 places = exponent(currency)
-                self.add_error(name, f"{currency} prices take at most {places} decimal places." if places
-                               else f"{currency} prices are whole numbers.")
+                self.add_error(name, _("%(currency)s prices take at most %(places)d decimal places.")
+                               % {"currency": currency, "places": places} if places
+                               else _("%(currency)s prices are whole numbers.") % {"currency": currency})
         return cleaned

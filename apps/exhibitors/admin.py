@@ -6,16 +6,23 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
-from unfold.decorators import action
+from unfold.decorators import action, display
 
 from apps.exhibitors import services
 from apps.exhibitors.models import Exhibitor, ExhibitorMembership
-from marketplace.admin import ExhibitorScopedAdmin, run_for_each
+from marketplace.admin import ExhibitorScopedAdmin, PercentAsBasisPointsField, format_bps_percent, run_for_each
 from marketplace.tenancy import is_operator
 
 # Set by operators only: where the exhibitor stands and what the platform takes.
 OPERATOR_FIELDS = ("slug", "hall", "booth", "commission_bps")
+
+
+def _commission_shown(fields: Any) -> tuple[str, ...]:
+    return tuple("commission" if name == "commission_bps" else name for name in fields)
+
+
 # Changed only through approve/suspend (services), never typed in.
 STATUS_FIELDS = ("status", "approved_at", "approved_by")
 
@@ -50,21 +57,46 @@ class MembershipInline(TabularInline):
 class ExhibitorAdmin(ExhibitorScopedAdmin):
     exhibitor_path = "id"
     exhibitor_field = None
-    list_display = ("name", "name_zh", "slug", "hall", "booth", "status", "commission_bps")
+    list_display = ("name", "slug", "hall", "booth", "status", "commission")
     list_filter = ("status", "hall")
-    search_fields = ("name", "name_zh", "slug")
+    search_fields = ("name_en", "name_zh_hans", "slug")
     ordering = ("slug",)
     actions = ("approve", "suspend", "start_payout_onboarding")
     fieldsets = (
-        ("Profile", {"fields": ("name", "name_zh", "description", "contact_email")}),
-        ("At the expo", {"fields": OPERATOR_FIELDS}),
-        ("Status", {"fields": STATUS_FIELDS}),
+        (_("Profile"), {"fields": ("name_en", "name_zh_hans", "description_en", "description_zh_hans", "contact_email")}),
+        (_("At the expo"), {"fields": OPERATOR_FIELDS}),
+        (_("Status"), {"fields": STATUS_FIELDS}),
+        (_("Payouts"), {"fields": ("payouts",)}),
     )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if is_operator(request.user):
-            return STATUS_FIELDS
-        return OPERATOR_FIELDS + STATUS_FIELDS
+            return (*STATUS_FIELDS, "payouts")
+        return (*_commission_shown(OPERATOR_FIELDS), *STATUS_FIELDS, "payouts")
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if is_operator(request.user):
+            return fieldsets
+        # Staff read the rate as a percentage ("10 %"), not the stored basis points.
+        return [(name, {**options, "fields": _commission_shown(options["fields"])}) for name, options in fieldsets]
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "commission_bps":
+            # Operators type a percentage (10 or 12.5); it is stored in basis points (1000, 1250).
+            return PercentAsBasisPointsField(label=_("Commission (%)"), help_text=_(
+                "What the platform keeps of this exhibitor's sales, in percent: 10 means 10 %."))
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    @display(description=_("Commission"), ordering="commission_bps")
+    def commission(self, obj: Exhibitor) -> str:
+        return format_bps_percent(obj.commission_bps)
+
+    @display(description=_("Payout account"))
+    def payouts(self, obj: Exhibitor | None) -> str:
+        from apps.payments.admin import exhibitor_payouts_cell
+
+        return exhibitor_payouts_cell(obj)
 
     def get_inlines(self, request: HttpRequest, obj: Any = None) -> Any:
         return [MembershipInline] if is_operator(request.user) and obj is not None else []
@@ -93,18 +125,18 @@ class ExhibitorAdmin(ExhibitorScopedAdmin):
             if membership.pk is None:
                 services.exhibitor_member_add(exhibitor=form.instance, user=membership.user, role=membership.role)
 
-    @action(description="Approve selected exhibitors", permissions=["approve"])
+    @action(description=_("Approve selected exhibitors"), permissions=["approve"])
     def approve(self, request: HttpRequest, queryset: QuerySet[Exhibitor]) -> None:
         run_for_each(request, self, queryset, lambda e: services.exhibitor_approve(exhibitor=e, by=request.user),
-                     "Approved {count} exhibitor(s).")
+                     _("Approved {count} exhibitor(s)."))
 
-    @action(description="Suspend selected exhibitors", permissions=["approve"])
+    @action(description=_("Suspend selected exhibitors"), permissions=["approve"])
     def suspend(self, request: HttpRequest, queryset: QuerySet[Exhibitor]) -> None:
         run_for_each(request, self, queryset, lambda e: services.exhibitor_suspend(exhibitor=e),
-                     "Suspended {count} exhibitor(s).")
+                     _("Suspended {count} exhibitor(s)."))
 
 
-    @action(description="Start payout onboarding (Stripe Connect Express)", permissions=["approve"])
+    @action(description=_("Start payout onboarding (Stripe Connect Express)"), permissions=["approve"])
     def start_payout_onboarding(self, request: HttpRequest, queryset: QuerySet[Exhibitor]) -> None:
         from apps.payments.admin import start_onboarding
 

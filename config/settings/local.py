@@ -12,3 +12,5 @@ STATIC_ROOT = None  # type: ignore[assignment]
 WHITENOISE_USE_FINDERS = True
 # Webhook receivers in tests and demos listen on loopback (marketplace/netguard.py).
 NOTIFICATIONS = {**NOTIFICATIONS, "WEBHOOK_ALLOW_PRIVATE_HOSTS": True}
+# `make run`: Django serves public media (product images) at /media/, DEBUG on or off.
+SERVE_PUBLIC_MEDIA = True

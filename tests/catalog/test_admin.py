@@ -74,10 +74,13 @@ def _result_pks(response) -> set[int]:
 
 def _product_post(exhibitor_id: int, **overrides) -> dict:
     data = {
-        "exhibitor": exhibitor_id, "kind": ProductKind.DOWNLOAD, "slug": "new-thing", "title": "New thing",
-        "title_zh": "", "description": "", "description_zh": "", "price": "19.99", "currency": "CNY",
+        "exhibitor": exhibitor_id, "kind": ProductKind.DOWNLOAD, "slug": "new-thing", "title_en": "New thing",
+        "title_zh_hans": "", "description_en": "", "description_zh_hans": "", "price": "19.99", "currency": "CNY",
         "per_customer_limit": "", "edition_size": "", "stock_total": "", "download_limit": "", "licence_keys_bulk": "",
     }
+    # The add page carries every kind's inlines (empty here), as a browser posts them.
+    for prefix in ("slots", "files", "licence_keys"):
+        data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"})
     data.update(overrides)
     return data
 
@@ -212,7 +215,7 @@ def test_other_exhibitors_object_urls_answer_404(client_a, b_data, model, key, v
 
 def test_posting_to_another_exhibitors_change_url_answers_404_and_changes_nothing(client_a, b_data, exhibitor_b):
     product = b_data["download"]
-    response = client_a.post(_url("product", "change", product.pk), _product_post(exhibitor_b.pk, title="Hacked"))
+    response = client_a.post(_url("product", "change", product.pk), _product_post(exhibitor_b.pk, title_en="Hacked"))
     assert response.status_code == 404
     product.refresh_from_db()
     assert product.title == "Bravo Download"
@@ -354,7 +357,7 @@ def test_collectible_without_edition_size_is_a_form_error(client_a, exhibitor_a)
 def test_licence_keys_pasted_in_bulk_are_added_once(client_a, exhibitor_a):
     product = ProductFactory(exhibitor=exhibitor_a, slug="keys-only")
     services.licence_keys_add(product=product, keys=["K-1"])
-    data = _product_post(exhibitor_a.pk, slug=product.slug, title=product.title, licence_keys_bulk="K-1\nK-2\n\nK-3\nK-2")
+    data = _product_post(exhibitor_a.pk, slug=product.slug, title_en=product.title, licence_keys_bulk="K-1\nK-2\n\nK-3\nK-2")
     data.update({"files-TOTAL_FORMS": "0", "files-INITIAL_FORMS": "0",
                  "licence_keys-TOTAL_FORMS": "0", "licence_keys-INITIAL_FORMS": "0"})
     # The existing key's inline row is on the page; submit it unchanged.

@@ -51,9 +51,9 @@ def test_list_item_has_the_contract_fields(api_client, exhibitor_a):
         exhibitor=exhibitor_a,
         slug="soundpack",
         title="Sound pack",
-        title_zh="音效包",
+        title_zh_hans="音效包",
         description="Forty loops.",
-        description_zh="四十个循环。",
+        description_zh_hans="四十个循环。",
         price=1999,
         sale_starts_at=starts,
         sale_ends_at=ends,
@@ -86,6 +86,7 @@ def test_list_item_has_the_contract_fields(api_client, exhibitor_a):
         "per_customer_limit": 2,
         "remaining": 3,
         "edition_size": None,
+        "image": None,
     }
 
 
@@ -155,7 +156,7 @@ def test_remaining_of_stock_counted_kinds(api_client, kind, stock_total, stock_t
 @pytest.mark.parametrize("accept_language", ["zh", "zh-CN", "zh-Hans", "zh-hans;q=0.9, en;q=0.5"])
 def test_title_and_description_follow_a_chinese_request(api_client, accept_language):
     # given a product with English and Chinese texts
-    product = ProductFactory(title="Tea ceremony", title_zh="茶道", description="Live.", description_zh="直播。")
+    product = ProductFactory(title="Tea ceremony", title_zh_hans="茶道", description="Live.", description_zh_hans="直播。")
 
     # when a shopper asks in Chinese
     response = api_client.get(detail_url(product.id), HTTP_ACCEPT_LANGUAGE=accept_language)
@@ -166,7 +167,7 @@ def test_title_and_description_follow_a_chinese_request(api_client, accept_langu
 
 
 def test_chinese_request_falls_back_to_english_where_no_chinese_text(api_client):
-    product = ProductFactory(title="Tea ceremony", title_zh="", description="Live.", description_zh="")
+    product = ProductFactory(title="Tea ceremony", title_zh_hans="", description="Live.", description_zh_hans="")
 
     body = api_client.get(LIST_URL, HTTP_ACCEPT_LANGUAGE="zh").json()["results"][0]
 
@@ -174,7 +175,7 @@ def test_chinese_request_falls_back_to_english_where_no_chinese_text(api_client)
 
 
 def test_english_is_the_default_language(api_client):
-    ProductFactory(title="Tea ceremony", title_zh="茶道")
+    ProductFactory(title="Tea ceremony", title_zh_hans="茶道")
 
     assert api_client.get(LIST_URL).json()["results"][0]["title"] == "Tea ceremony"
     assert api_client.get(LIST_URL, HTTP_ACCEPT_LANGUAGE="fr").json()["results"][0]["title"] == "Tea ceremony"
@@ -265,14 +266,14 @@ def test_unapproved_exhibitor_slug_answers_400_like_an_unknown_one(api_client):
 )
 def test_search_in_english_and_chinese(api_client, exhibitor_a, term, expected_slugs):
     # given two products with English and Chinese texts
-    ProductFactory(exhibitor=exhibitor_a, slug="dragon-print", title="Dragon print", title_zh="龙年版画")
+    ProductFactory(exhibitor=exhibitor_a, slug="dragon-print", title="Dragon print", title_zh_hans="龙年版画")
     ProductFactory(
         exhibitor=exhibitor_a,
         slug="health-chat",
         title="Talk to a doctor",
-        title_zh="医生咨询",
+        title_zh_hans="医生咨询",
         description="A video consultation.",
-        description_zh="视频健康咨询。",
+        description_zh_hans="视频健康咨询。",
         service=True,
     )
 
@@ -511,11 +512,11 @@ def test_fast_representation_equals_drf_field_by_field_output(exhibitor_a, exhib
     from apps.catalog.api.serializers import ProductOutputSerializer
 
     now = timezone.now()
-    ProductFactory(exhibitor=exhibitor_a, kind=ProductKind.COLLECTIBLE, edition_size=3, title_zh="藏品", per_customer_limit=1)
-    ProductFactory(exhibitor=exhibitor_b, kind=ProductKind.DOWNLOAD, stock_total=4, stock_taken=1, description_zh="说明",
+    ProductFactory(exhibitor=exhibitor_a, kind=ProductKind.COLLECTIBLE, edition_size=3, title_zh_hans="藏品", per_customer_limit=1)
+    ProductFactory(exhibitor=exhibitor_b, kind=ProductKind.DOWNLOAD, stock_total=4, stock_taken=1, description_zh_hans="说明",
                    sale_starts_at=now - timedelta(hours=1), sale_ends_at=now + timedelta(hours=1))
     ProductFactory(exhibitor=exhibitor_a, kind=ProductKind.DOWNLOAD, stock_total=None, sale_starts_at=now + timedelta(days=1))
-    service = ProductFactory(exhibitor=exhibitor_b, kind=ProductKind.SERVICE, title_zh="", description_zh="咨询")
+    service = ProductFactory(exhibitor=exhibitor_b, kind=ProductKind.SERVICE, title_zh_hans="", description_zh_hans="咨询")
     ServiceSlotFactory(product=service, capacity=3)
     ProductFactory(exhibitor=exhibitor_a, kind=ProductKind.PASS, stock_total=10, sale_ends_at=now - timedelta(minutes=1))
 

@@ -41,8 +41,8 @@ def _invalid_messages(result) -> str:
 def test_staff_import_creates_products_with_prices_in_major_units_and_editions(staff_a, exhibitor_a):
     # Given a CSV with a download and a collectible of 25, no exhibitor column
     csv = ("slug,kind,title,price,currency,edition_size,is_published\n"
-           "ebook,download,E-book,19.99,CNY,,1\n"
-           "poster,collectible,Poster,250,CNY,25,0\n")
+           "ebook,download,E-book,19.99,CNY,,0\n"
+           "poster,collectible,Poster,250,CNY,25,1\n")
     # When staff of A import it
     result = _import(staff_a, csv)
     # Then both products are A's, priced in minor units, and the collectible has editions 1..25
@@ -50,8 +50,9 @@ def test_staff_import_creates_products_with_prices_in_major_units_and_editions(s
     assert not result.has_validation_errors()
     ebook = Product.objects.get(slug="ebook")
     poster = Product.objects.get(slug="poster")
-    assert (ebook.exhibitor_id, ebook.price, ebook.is_published) == (exhibitor_a.pk, 1999, True)
-    assert (poster.exhibitor_id, poster.price, poster.kind) == (exhibitor_a.pk, 25000, ProductKind.COLLECTIBLE)
+    assert (ebook.exhibitor_id, ebook.price, ebook.is_published) == (exhibitor_a.pk, 1999, False)
+    assert (poster.exhibitor_id, poster.price, poster.kind, poster.is_published) == (
+        exhibitor_a.pk, 25000, ProductKind.COLLECTIBLE, True)
     assert list(poster.editions.values_list("serial", flat=True).order_by("serial")) == list(range(1, 26))
 
 
@@ -99,7 +100,7 @@ def test_import_updates_own_product_by_slug(staff_a, exhibitor_a):
     ("alpha,no-editions,collectible,X,1.00,CNY,,1\n", "edition size"),
 ])
 def test_invalid_rows_are_reported_per_row_and_nothing_is_written(staff_a, row, field_hint):
-    result = _import(staff_a, HEADER + "alpha,good,download,Good,1.00,CNY,,1\n" + row)
+    result = _import(staff_a, HEADER + "alpha,good,download,Good,1.00,CNY,,0\n" + row)
     assert result.has_validation_errors()
     assert field_hint in _invalid_messages(result).lower()
     assert [r.number for r in result.invalid_rows] == [2]
@@ -116,7 +117,7 @@ def test_edition_size_cannot_change_through_import(staff_a, exhibitor_a):
 def test_operator_must_name_the_exhibitor_and_may_name_any(operator, exhibitor_a, exhibitor_b):
     result = _import(operator, "slug,kind,title,price,currency\nnowhere,download,X,1.00,CNY\n")
     assert "Name the exhibitor" in _invalid_messages(result)
-    result = _import(operator, HEADER + "bravo,op-made,download,X,1.00,CNY,,1\n")
+    result = _import(operator, HEADER + "bravo,op-made,download,X,1.00,CNY,,0\n")
     assert not result.has_validation_errors()
     assert not result.has_errors()
     assert Product.objects.get(slug="op-made").exhibitor_id == exhibitor_b.pk

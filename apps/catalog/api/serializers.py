@@ -14,29 +14,43 @@ from typing import Any
 
 from rest_framework import serializers
 
+from apps.catalog import images
 from apps.catalog.models import Product, ServiceSlot
 from apps.exhibitors.models import Exhibitor
-from marketplace.api.representation import iso_datetime
+from marketplace.api.representation import TranslationTextField, iso_datetime
 
 
 class ProductExhibitorSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(read_only=True, help_text="In the request's language (Accept-Language), else English.")
+
     class Meta:
         model = Exhibitor
         fields = ["slug", "name"]
         read_only_fields = fields
 
 
+class ProductImageSerializer(serializers.Serializer):
+    """A product's picture and its thumbnails (made when it was uploaded): absolute URLs."""
+
+    original = serializers.URLField(read_only=True, help_text="The picture as the exhibitor uploaded it.")
+    thumb_200 = serializers.URLField(read_only=True, help_text="JPEG, 200 x 200, cropped to a square.")
+    thumb_600 = serializers.URLField(read_only=True, help_text="JPEG, fits inside 600 x 600, not cropped.")
+
+    def to_representation(self, instance: Any) -> dict[str, str] | None:  # type: ignore[override]
+        return images.image_urls(instance.name if instance else None)
+
+
 class ProductOutputSerializer(serializers.ModelSerializer):
-    title = serializers.CharField(
-        source="localized_title", read_only=True, help_text="In the request's language (Accept-Language)."
-    )
-    description = serializers.CharField(
-        source="localized_description", read_only=True, help_text="In the request's language (Accept-Language)."
-    )
+    # `title` and `description` read the active language's column, falling back to English
+    # (django-modeltranslation, apps/catalog/translation.py).
+    title = serializers.CharField(read_only=True, help_text="In the request's language (Accept-Language), else English.")
+    title_zh = TranslationTextField(source="title_zh_hans", help_text="The Chinese title; empty when there is none.")
+    description = serializers.CharField(read_only=True, help_text="In the request's language (Accept-Language), else English.")
     exhibitor = ProductExhibitorSerializer(read_only=True)
     on_sale = serializers.BooleanField(read_only=True, help_text="Inside its sale window now.")
     remaining = serializers.IntegerField(read_only=True, allow_null=True, help_text="Units still for sale; null means unlimited.")
     edition_size = serializers.IntegerField(read_only=True, allow_null=True, help_text="Collectibles only; null for other kinds.")
+    image = ProductImageSerializer(read_only=True, allow_null=True, help_text="The product's picture; null when it has none.")
 
     class Meta:
         model = Product
@@ -56,14 +70,15 @@ class ProductOutputSerializer(serializers.ModelSerializer):
             "per_customer_limit",
             "remaining",
             "edition_size",
+            "image",
         ]
         read_only_fields = fields
 
     # Columns the output reads: the list and detail views load only these (`.only(*COLUMNS)`).
     COLUMNS = (
-        "id", "slug", "kind", "title", "title_zh", "description", "description_zh", "price", "currency",
-        "sale_starts_at", "sale_ends_at", "per_customer_limit", "edition_size",
-        "exhibitor", "exhibitor__slug", "exhibitor__name",
+        "id", "slug", "kind", "title_en", "title_zh_hans", "description_en", "description_zh_hans", "price", "currency",
+        "sale_starts_at", "sale_ends_at", "per_customer_limit", "edition_size", "image",
+        "exhibitor", "exhibitor__slug", "exhibitor__name_en", "exhibitor__name_zh_hans",
     )
 
     def to_representation(self, instance: Product) -> dict[str, Any]:
@@ -72,9 +87,9 @@ class ProductOutputSerializer(serializers.ModelSerializer):
             "id": instance.pk,
             "slug": instance.slug,
             "kind": instance.kind,
-            "title": instance.localized_title,
-            "title_zh": instance.title_zh,
-            "description": instance.localized_description,
+            "title": instance.title,
+            "title_zh": instance.title_zh_hans or "",  # type: ignore[attr-defined]  # modeltranslation column
+            "description": instance.description,
             "exhibitor": {"slug": exhibitor.slug, "name": exhibitor.name},
             "price": instance.price,
             "currency": instance.currency,
@@ -84,6 +99,7 @@ class ProductOutputSerializer(serializers.ModelSerializer):
             "per_customer_limit": instance.per_customer_limit,
             "remaining": instance.remaining,  # type: ignore[attr-defined]  # selector annotation
             "edition_size": instance.edition_size,
+            "image": images.image_urls(instance.image.name),
         }
 
 

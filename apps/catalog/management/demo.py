@@ -45,9 +45,9 @@ class DemoFixtureError(ValueError):
     """The fixture file is malformed (unknown field, bad relative time, missing key)."""
 
 
-_EXHIBITOR_FIELDS = frozenset({"slug", "name", "name_zh", "hall", "booth", "description", "products"})
+_EXHIBITOR_FIELDS = frozenset({"slug", "name", "name_zh_hans", "hall", "booth", "description", "description_zh_hans", "products"})
 _PRODUCT_FIELDS = frozenset({
-    "kind", "slug", "title", "title_zh", "description", "description_zh", "price", "currency",
+    "kind", "slug", "title", "title_zh_hans", "description", "description_zh_hans", "price", "currency",
     "per_customer_limit", "edition_size", "stock_total", "download_limit",
     "sale_starts_at", "sale_ends_at", "pass_valid_from", "pass_valid_until",
 })
@@ -160,8 +160,9 @@ def _exhibitor(row: dict[str, Any], *, operator: User, result: DemoLoadResult) -
     exhibitor = Exhibitor.objects.filter(slug=row["slug"]).first()
     if exhibitor is None:
         exhibitor = exhibitor_services.exhibitor_create(
-            slug=row["slug"], name=row["name"], name_zh=row.get("name_zh", ""), hall=row["hall"],
+            slug=row["slug"], name=row["name"], name_zh_hans=row.get("name_zh_hans", ""), hall=row["hall"],
             booth=row["booth"], description=row.get("description", ""),
+            description_zh_hans=row.get("description_zh_hans", ""),
             contact_email=f"hello@{row['slug']}.expo.test",
         )
         result.created["exhibitors"] += 1
@@ -183,6 +184,11 @@ def _product(row: dict[str, Any], *, exhibitor: Exhibitor, now: datetime, result
         return existing
 
     values = {name: row[name] for name in _PRODUCT_FIELDS if name in row}
+    # `title` and `description` are the English texts: stored in the `_en` columns whatever
+    # language is active (modeltranslation would put them in the active language's column).
+    for name in ("title", "description"):
+        if name in values:
+            values[f"{name}_en"] = values.pop(name)
     for name in _DATETIME_FIELDS:
         if name in values:
             values[name] = resolve_when(values[name], now=now)
@@ -193,7 +199,6 @@ def _product(row: dict[str, Any], *, exhibitor: Exhibitor, now: datetime, result
         values["stock_total"] = int(keys_spec["count"])
 
     product = catalog_services.product_save(product=Product(exhibitor=exhibitor, **values))
-    product = catalog_services.product_set_published(product=product, published=True)
     result.created["products"] += 1
     if product.kind == ProductKind.COLLECTIBLE and product.edition_size:
         result.created["editions"] += product.edition_size
@@ -221,7 +226,8 @@ def _product(row: dict[str, Any], *, exhibitor: Exhibitor, now: datetime, result
             product=product, name=spec["name"], file=ContentFile(demo_pdf(spec["lines"]), name=spec["filename"]),
         ))
         result.created["files"] += 1
-    return product
+    # Published last: a product goes on sale only once it can deliver (its slots, keys, file).
+    return catalog_services.product_set_published(product=product, published=True)
 
 
 def demo_load(*, fixture: Path = DEMO_FIXTURE, now: datetime | None = None) -> DemoLoadResult:
