@@ -21,9 +21,10 @@ def connect(dsn: str) -> psycopg.Connection[Any]:
 
 def exhibitor(conn: psycopg.Connection[Any], slug: str) -> int:
     row = conn.execute(
-        """INSERT INTO exhibitors_exhibitor (created_at, updated_at, slug, name, name_zh, hall, booth, description,
-               contact_email, status, approved_at, commission_bps)
-           VALUES (now(), now(), %(s)s, %(s)s, '', 'H1', 'B1', 'bench exhibitor', 'bench@bench.test', 'approved', now(), 1000)
+        """INSERT INTO exhibitors_exhibitor (created_at, updated_at, slug, name, name_en, hall, booth, description,
+               description_en, contact_email, status, approved_at, commission_bps)
+           VALUES (now(), now(), %(s)s, %(s)s, %(s)s, 'H1', 'B1', 'bench exhibitor', 'bench exhibitor', 'bench@bench.test',
+                   'approved', now(), 1000)
            ON CONFLICT (slug) DO UPDATE SET updated_at = now() RETURNING id""",
         {"s": slug},
     ).fetchone()
@@ -52,10 +53,11 @@ def users(conn: psycopg.Connection[Any], count: int, password_hash: str) -> list
 def _product(conn: psycopg.Connection[Any], exhibitor_id: int, *, kind: str, slug: str, price: int = 1999,
              edition_size: int | None = None, stock_total: int | None = None) -> int:
     row = conn.execute(
-        """INSERT INTO catalog_product (created_at, updated_at, kind, slug, title, title_zh, description, description_zh,
+        """INSERT INTO catalog_product (created_at, updated_at, kind, slug, title, title_en, description, description_en,
                price, currency, is_published, edition_size, stock_total, stock_taken, exhibitor_id)
-           VALUES (now(), now(), %s, %s, %s, '', 'A benchmark product.', '', %s, 'CNY', true, %s, %s, 0, %s) RETURNING id""",
-        (kind, slug, slug.replace("-", " ").title(), price, edition_size, stock_total, exhibitor_id),
+           VALUES (now(), now(), %s, %s, %s, %s, 'A benchmark product.', 'A benchmark product.', %s, 'CNY', true, %s, %s, 0, %s)
+           RETURNING id""",
+        (kind, slug, slug.replace("-", " ").title(), slug.replace("-", " ").title(), price, edition_size, stock_total, exhibitor_id),
     ).fetchone()
     assert row
     return int(row[0])
@@ -83,7 +85,14 @@ def service(conn: psycopg.Connection[Any], exhibitor_id: int, slug: str, slots: 
 
 
 def download(conn: psycopg.Connection[Any], exhibitor_id: int, slug: str, stock: int | None) -> int:
-    return _product(conn, exhibitor_id, kind="download", slug=slug, stock_total=stock)
+    """A download product with one file row (fulfilment refuses a download that delivers nothing)."""
+    product_id = _product(conn, exhibitor_id, kind="download", slug=slug, stock_total=stock)
+    conn.execute(
+        """INSERT INTO catalog_downloadfile (created_at, updated_at, product_id, name, file, size)
+           VALUES (now(), now(), %s, 'guide.pdf', 'downloads/bench/guide.pdf', 13)""",
+        (product_id,),
+    )
+    return product_id
 
 
 def catalog(conn: psycopg.Connection[Any], exhibitor_id: int, prefix: str, per_kind: int = 100) -> list[int]:

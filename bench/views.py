@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from apps.catalog import selectors
 
 COLUMNS = (
-    "id", "slug", "kind", "title", "title_zh", "description", "exhibitor__slug", "exhibitor__name", "price",
+    "id", "slug", "kind", "title", "title_zh_hans", "description", "exhibitor__slug", "exhibitor__name", "price",
     "currency", "on_sale", "sale_starts_at", "sale_ends_at", "per_customer_limit", "remaining", "edition_size",
 )
 

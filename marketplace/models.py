@@ -4,21 +4,22 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class TimeStampedModel(models.Model):
     """Creation and modification times on every domain row."""
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         abstract = True
 
 
 class IdempotencyState(models.TextChoices):
-    IN_FLIGHT = "in_flight", "In flight"
-    DONE = "done", "Done"
+    IN_FLIGHT = "in_flight", _("In flight")
+    DONE = "done", _("Done")
 
 
 class IdempotencyRecord(models.Model):

@@ -45,6 +45,20 @@ class ExhibitorFactory(factory.django.DjangoModelFactory):
     booth = factory.Sequence(lambda n: f"B{n:03d}")
     status = ExhibitorStatus.APPROVED
 
+    @classmethod
+    def _create(cls, model_class: type[Exhibitor], *args: Any, **kwargs: Any) -> Exhibitor:
+        return super()._create(model_class, *args, **english_columns(kwargs, "name", "description"))
+
+
+def english_columns(kwargs: dict[str, Any], *names: str) -> dict[str, Any]:
+    """`name=`/`title=` in a factory call are the English texts whatever language is active
+    (modeltranslation alone would store them in the active language's column)."""
+    for name in names:
+        if name in kwargs:
+            value = kwargs.pop(name)
+            kwargs.setdefault(f"{name}_en", value)
+    return kwargs
+
 
 def staff_of(exhibitor: Exhibitor, **kwargs: Any) -> User:
     """A user who is admin staff of `exhibitor` (through the service, as in production)."""
@@ -62,7 +76,7 @@ class ProductFactory(factory.django.DjangoModelFactory):
     kind = ProductKind.DOWNLOAD
     slug = factory.Sequence(lambda n: f"product-{n}")
     title = factory.Sequence(lambda n: f"Product {n}")
-    title_zh = factory.Sequence(lambda n: f"商品 {n}")
+    title_zh_hans = factory.Sequence(lambda n: f"商品 {n}")
     price = 1999
     currency = "CNY"
     is_published = True
@@ -74,7 +88,16 @@ class ProductFactory(factory.django.DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class: type[Product], *args: Any, **kwargs: Any) -> Product:
-        return catalog_services.product_save(product=model_class(*args, **kwargs))
+        # Saved as a draft through the service, then put on sale directly: most tests need a
+        # product on sale, not its deliverables (a file, a slot, a validity window), which
+        # product_set_published demands first (tests/catalog/test_publish_rules.py).
+        published = kwargs.pop("is_published", True)
+        product = catalog_services.product_save(
+            product=model_class(*args, is_published=False, **english_columns(kwargs, "title", "description")))
+        if published:
+            model_class.objects.filter(pk=product.pk).update(is_published=True)
+            product.is_published = True
+        return product
 
 
 class ServiceSlotFactory(factory.django.DjangoModelFactory):

@@ -28,16 +28,16 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 def demo_catalog(db):
     """A few exhibitors with products of every kind, limited and not, visible and hidden."""
     now = timezone.now()
-    jade = ExhibitorFactory(slug="jade-studio", name="Jade Studio", name_zh="玉工作室", hall="H1")
-    clinic = ExhibitorFactory(slug="sunrise-clinic", name="Sunrise Clinic", name_zh="日出诊所", hall="H2")
+    jade = ExhibitorFactory(slug="jade-studio", name="Jade Studio", name_zh_hans="玉工作室", hall="H1")
+    clinic = ExhibitorFactory(slug="sunrise-clinic", name="Sunrise Clinic", name_zh_hans="日出诊所", hall="H2")
     ExhibitorFactory(slug="waiting-room", status=ExhibitorStatus.PENDING)
     drop = ProductFactory(exhibitor=jade, slug="demo-drop", collectible=True, edition_size=25, per_customer_limit=2)
     Edition.objects.filter(product=drop, serial__lte=3).update(status=EditionStatus.SOLD)
     ProductFactory(exhibitor=jade, slug="future-drop", collectible=True, edition_size=5, sale_starts_at=now + timedelta(days=1))
-    ProductFactory(exhibitor=jade, slug="wallpapers", title="Wallpapers", title_zh="壁纸")
+    ProductFactory(exhibitor=jade, slug="wallpapers", title="Wallpapers", title_zh_hans="壁纸")
     ProductFactory(exhibitor=jade, slug="sold-out-keys", stock_total=2, stock_taken=2)
     ProductFactory(exhibitor=jade, slug="booth-pass", pass_=True, stock_total=50, sale_ends_at=now + timedelta(days=3))
-    consult = ProductFactory(exhibitor=clinic, slug="consult", service=True, title="Consultation", title_zh="健康咨询")
+    consult = ProductFactory(exhibitor=clinic, slug="consult", service=True, title="Consultation", title_zh_hans="健康咨询")
     for hours in (2, 3, 4):
         ServiceSlotFactory(product=consult, starts_at=now + timedelta(hours=hours), taken=1)
     ProductFactory(exhibitor=clinic, slug="draft", is_published=False)

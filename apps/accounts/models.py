@@ -6,6 +6,7 @@ from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
 
 
 class UserManager(DjangoUserManager["User"]):
@@ -37,10 +38,10 @@ class UserManager(DjangoUserManager["User"]):
 
 class User(AbstractUser):
     username = None  # type: ignore[assignment]
-    email = models.EmailField("email address", unique=True)
+    email = models.EmailField(_("email address"), unique=True)
     language = models.CharField(
-        max_length=10, default="en", choices=[("en", "English"), ("zh-hans", "简体中文")],
-        help_text="Language of emails and notifications.",
+        _("language"), max_length=10, default="en", choices=[("en", "English"), ("zh-hans", "简体中文")],
+        help_text=_("Language of emails and notifications."),
     )
 
     USERNAME_FIELD = "email"
@@ -49,6 +50,8 @@ class User(AbstractUser):
     objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
     class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
         constraints = [models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique")]
 
     def __str__(self) -> str:

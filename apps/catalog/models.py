@@ -8,50 +8,64 @@ plus one inventory table per kind of limit:
 """
 
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
-from django.utils import timezone, translation
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
+from marketplace.i18n import EnglishOriginalColumnsMixin
 from marketplace.models import TimeStampedModel
 from marketplace.storage import private_storage
 
 
 class ProductKind(models.TextChoices):
-    COLLECTIBLE = "collectible", "Collectible"
-    SERVICE = "service", "Service"
-    DOWNLOAD = "download", "Download"
-    PASS = "pass", "Pass"
+    COLLECTIBLE = "collectible", _("Collectible")
+    SERVICE = "service", _("Service")
+    DOWNLOAD = "download", _("Download")
+    PASS = "pass", _("Pass")
 
 
-class Product(TimeStampedModel):
-    exhibitor = models.ForeignKey("exhibitors.Exhibitor", on_delete=models.PROTECT, related_name="products")
-    kind = models.CharField(max_length=20, choices=ProductKind.choices)
-    slug = models.SlugField(max_length=80)
-    title = models.CharField(max_length=200)
-    title_zh = models.CharField("title (Chinese)", max_length=200, blank=True)
-    description = models.TextField(blank=True)
-    description_zh = models.TextField("description (Chinese)", blank=True)
-    price = models.PositiveBigIntegerField(help_text="Minor units: 1999 is 19.99.")
-    currency = models.CharField(max_length=3, default=settings.MARKETPLACE["DEFAULT_CURRENCY"])
-    is_published = models.BooleanField(default=False, db_index=True)
-    sale_starts_at = models.DateTimeField(null=True, blank=True, help_text="Empty: on sale once published.")
-    sale_ends_at = models.DateTimeField(null=True, blank=True, help_text="Empty: no end.")
-    per_customer_limit = models.PositiveIntegerField(null=True, blank=True, help_text="Units per shopper; empty: no limit.")
+class Product(EnglishOriginalColumnsMixin, TimeStampedModel):
+    exhibitor = models.ForeignKey("exhibitors.Exhibitor", on_delete=models.PROTECT, related_name="products",
+                                  verbose_name=_("exhibitor"))
+    kind = models.CharField(_("kind"), max_length=20, choices=ProductKind.choices)
+    slug = models.SlugField(_("slug"), max_length=80)
+    # Translated (apps/catalog/translation.py): title_en, title_zh_hans, description_en, description_zh_hans.
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    price = models.PositiveBigIntegerField(_("price"), help_text=_("Minor units: 1999 is 19.99."))
+    currency = models.CharField(_("currency"), max_length=3, default=settings.MARKETPLACE["DEFAULT_CURRENCY"])
+    is_published = models.BooleanField(_("published"), default=False, db_index=True)
+    sale_starts_at = models.DateTimeField(_("sale starts at"), null=True, blank=True, help_text=_("Empty: on sale once published."))
+    sale_ends_at = models.DateTimeField(_("sale ends at"), null=True, blank=True, help_text=_("Empty: no end."))
+    per_customer_limit = models.PositiveIntegerField(_("per-customer limit"), null=True, blank=True,
+                                                     help_text=_("Units per shopper; empty: no limit."))
     # collectible
-    edition_size = models.PositiveIntegerField(null=True, blank=True, help_text="Collectibles: number of numbered editions.")
+    edition_size = models.PositiveIntegerField(_("edition size"), null=True, blank=True,
+                                               help_text=_("Collectibles: number of numbered editions."))
     # download / pass: stock counter (null = unlimited)
-    stock_total = models.PositiveIntegerField(null=True, blank=True, help_text="Downloads and passes: units for sale; empty: unlimited.")
-    stock_taken = models.PositiveIntegerField(default=0, editable=False)
+    stock_total = models.PositiveIntegerField(_("stock"), null=True, blank=True,
+                                              help_text=_("Downloads and passes: units for sale; empty: unlimited."))
+    stock_taken = models.PositiveIntegerField(_("units taken"), default=0, editable=False)
     # pass
-    pass_valid_from = models.DateTimeField(null=True, blank=True)
-    pass_valid_until = models.DateTimeField(null=True, blank=True)
+    pass_valid_from = models.DateTimeField(_("pass valid from"), null=True, blank=True)
+    pass_valid_until = models.DateTimeField(_("pass valid until"), null=True, blank=True)
     # download
-    download_limit = models.PositiveIntegerField(null=True, blank=True, help_text="Downloads: times each link may be used.")
+    download_limit = models.PositiveIntegerField(_("download limit"), null=True, blank=True,
+                                                 help_text=_("Downloads: times each link may be used."))
+    # service: where the consultation happens (a slot's own link wins)
+    meeting_url = models.URLField(_("meeting link"), max_length=500, blank=True,
+                                  help_text=_("Services: the meeting link shoppers open during their slot (a slot's own link wins)."))
+    image = models.ImageField(_("image"), upload_to="products/%Y/%m/", blank=True,
+                              help_text=_("Shown in the catalogue; thumbnails are made from it."))
 
     class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["exhibitor", "slug"], name="product_unique_slug_per_exhibitor"),
@@ -82,32 +96,24 @@ class Product(TimeStampedModel):
         return self.title
 
     def clean(self) -> None:
-        errors: dict[str, str] = {}
+        errors: dict[str, Any] = {}
         if self.kind == ProductKind.COLLECTIBLE:
             if not self.edition_size:
-                errors["edition_size"] = "A collectible needs an edition size of at least 1."
+                errors["edition_size"] = _("A collectible needs an edition size of at least 1.")
             if self.stock_total is not None:
-                errors["stock_total"] = "Collectibles are limited by their edition size, not a stock count."
+                errors["stock_total"] = _("Collectibles are limited by their edition size, not a stock count.")
         elif self.edition_size is not None:
-            errors["edition_size"] = "Only collectibles have an edition size."
+            errors["edition_size"] = _("Only collectibles have an edition size.")
         if self.kind == ProductKind.SERVICE and self.stock_total is not None:
-            errors["stock_total"] = "Services are limited by their slots' capacity."
+            errors["stock_total"] = _("Services are limited by their slots' capacity.")
         if self.sale_starts_at and self.sale_ends_at and self.sale_ends_at <= self.sale_starts_at:
-            errors["sale_ends_at"] = "The sale must end after it starts."
+            errors["sale_ends_at"] = _("The sale must end after it starts.")
         if self.pass_valid_from and self.pass_valid_until and self.pass_valid_until <= self.pass_valid_from:
-            errors["pass_valid_until"] = "The pass must end after it starts."
+            errors["pass_valid_until"] = _("The pass must end after it starts.")
         if self.currency and len(self.currency) != 3:
-            errors["currency"] = "Use a three-letter ISO 4217 code."
+            errors["currency"] = _("Use a three-letter ISO 4217 code.")
         if errors:
             raise ValidationError(errors)
-
-    @property
-    def localized_title(self) -> str:
-        return self.title_zh if self.title_zh and translation.get_language() == "zh-hans" else self.title
-
-    @property
-    def localized_description(self) -> str:
-        return self.description_zh if self.description_zh and translation.get_language() == "zh-hans" else self.description
 
     def is_in_sale_window(self, now: datetime | None = None) -> bool:
         now = now or timezone.now()
@@ -115,20 +121,22 @@ class Product(TimeStampedModel):
 
 
 class EditionStatus(models.TextChoices):
-    AVAILABLE = "available", "Available"
-    HELD = "held", "Held by an unpaid order"
-    SOLD = "sold", "Sold"
+    AVAILABLE = "available", _("Available")
+    HELD = "held", _("Held by an unpaid order")
+    SOLD = "sold", _("Sold")
 
 
 class Edition(models.Model):
     """Numbered edition "#serial of edition_size". Created in bulk with the product."""
 
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="editions")
-    serial = models.PositiveIntegerField()
-    status = models.CharField(max_length=20, choices=EditionStatus.choices, default=EditionStatus.AVAILABLE)
-    status_changed_at = models.DateTimeField(null=True, blank=True)
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="editions", verbose_name=_("product"))
+    serial = models.PositiveIntegerField(_("serial number"))
+    status = models.CharField(_("status"), max_length=20, choices=EditionStatus.choices, default=EditionStatus.AVAILABLE)
+    status_changed_at = models.DateTimeField(_("status changed at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("edition")
+        verbose_name_plural = _("editions")
         ordering = ["product_id", "serial"]
         constraints = [models.UniqueConstraint(fields=["product", "serial"], name="edition_unique_serial")]
         indexes = [
@@ -141,13 +149,16 @@ class Edition(models.Model):
 
 
 class ServiceSlot(TimeStampedModel):
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="slots")
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
-    capacity = models.PositiveIntegerField(default=1)
-    taken = models.PositiveIntegerField(default=0, editable=False)
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="slots", verbose_name=_("product"))
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    capacity = models.PositiveIntegerField(_("capacity"), default=1)
+    taken = models.PositiveIntegerField(_("booked"), default=0, editable=False)
+    meeting_url = models.URLField(_("meeting link"), max_length=500, blank=True, help_text=_("Empty: the product's meeting link."))
 
     class Meta:
+        verbose_name = _("service slot")
+        verbose_name_plural = _("service slots")
         ordering = ["starts_at", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(taken__lte=F("capacity")), name="slot_not_overbooked"),
@@ -160,9 +171,9 @@ class ServiceSlot(TimeStampedModel):
 
     def clean(self) -> None:
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
-            raise ValidationError({"ends_at": "The slot must end after it starts."})
+            raise ValidationError({"ends_at": _("The slot must end after it starts.")})
         if self.capacity is not None and self.taken > self.capacity:
-            raise ValidationError({"capacity": f"{self.taken} places are already booked."})
+            raise ValidationError({"capacity": _("%(count)s places are already booked.") % {"count": self.taken}})
 
     @property
     def remaining(self) -> int:
@@ -172,12 +183,14 @@ class ServiceSlot(TimeStampedModel):
 class DownloadFile(TimeStampedModel):
     """A file delivered by a download product; stored privately, handed out by signed links."""
 
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="files")
-    name = models.CharField(max_length=200)
-    file = models.FileField(upload_to="downloads/%Y/%m/", storage=private_storage)
-    size = models.PositiveBigIntegerField(default=0, editable=False)
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="files", verbose_name=_("product"))
+    name = models.CharField(_("name"), max_length=200)
+    file = models.FileField(_("file"), upload_to="downloads/%Y/%m/", storage=private_storage)
+    size = models.PositiveBigIntegerField(_("size (bytes)"), default=0, editable=False)
 
     class Meta:
+        verbose_name = _("download file")
+        verbose_name_plural = _("download files")
         ordering = ["product_id", "name"]
 
     def __str__(self) -> str:
@@ -185,18 +198,20 @@ class DownloadFile(TimeStampedModel):
 
 
 class LicenceKeyStatus(models.TextChoices):
-    AVAILABLE = "available", "Available"
-    ASSIGNED = "assigned", "Assigned"
+    AVAILABLE = "available", _("Available")
+    ASSIGNED = "assigned", _("Assigned")
 
 
 class LicenceKey(TimeStampedModel):
     """A key from a download product's pool, drawn exactly once at fulfilment."""
 
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="licence_keys")
-    key = models.CharField(max_length=200)
-    status = models.CharField(max_length=20, choices=LicenceKeyStatus.choices, default=LicenceKeyStatus.AVAILABLE)
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="licence_keys", verbose_name=_("product"))
+    key = models.CharField(_("key"), max_length=200)
+    status = models.CharField(_("status"), max_length=20, choices=LicenceKeyStatus.choices, default=LicenceKeyStatus.AVAILABLE)
 
     class Meta:
+        verbose_name = _("licence key")
+        verbose_name_plural = _("licence keys")
         ordering = ["product_id", "id"]
         constraints = [models.UniqueConstraint(fields=["product", "key"], name="licence_key_unique_per_product")]
         indexes = [models.Index(fields=["product", "id"], condition=Q(status="available"), name="licence_key_available")]

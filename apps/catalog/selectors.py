@@ -72,13 +72,17 @@ def product_filter_unavailable(queryset: QuerySet[Product]) -> QuerySet[Product]
 
 
 def product_search(queryset: QuerySet[Product], term: str) -> QuerySet[Product]:
-    """Case-insensitive match on the slug, English and Chinese titles and descriptions, and the exhibitor."""
+    """Case-insensitive match on the slug, English and Chinese titles and descriptions, and the
+    exhibitor's English and Chinese names, whatever the request's language."""
     term = term.strip()
     if not term:
         return queryset
+    # The `_en` / `_zh_hans` columns by name: modeltranslation rewrites a bare `title` to the
+    # active language's column only.
     return queryset.filter(
-        Q(slug__icontains=term) | Q(title__icontains=term) | Q(title_zh__icontains=term) | Q(description__icontains=term)
-        | Q(description_zh__icontains=term) | Q(exhibitor__name__icontains=term)
+        Q(slug__icontains=term) | Q(title_en__icontains=term) | Q(title_zh_hans__icontains=term)
+        | Q(description_en__icontains=term) | Q(description_zh_hans__icontains=term)
+        | Q(exhibitor__name_en__icontains=term) | Q(exhibitor__name_zh_hans__icontains=term)
     )
 
 

@@ -3,6 +3,7 @@ from typing import Any
 from django.apps import AppConfig
 from django.apps import apps as global_apps
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 def _ensure_roles(sender: AppConfig, using: str = "default", verbosity: int = 1, **kwargs: Any) -> None:
@@ -25,7 +26,7 @@ def _ensure_roles(sender: AppConfig, using: str = "default", verbosity: int = 1,
 
 class ExhibitorsConfig(AppConfig):
     name = "apps.exhibitors"
-    verbose_name = "Exhibitors"
+    verbose_name = _("Exhibitors")
 
     def ready(self) -> None:
         # sender=self: runs once per migrate, after auth's receiver (connected earlier) has

@@ -19,8 +19,9 @@ def exhibitor_list_for_user(*, user: Any) -> QuerySet[Exhibitor]:
 
 
 def exhibitor_search(queryset: QuerySet[Exhibitor], term: str) -> QuerySet[Exhibitor]:
-    """Case-insensitive match on the English and Chinese names and the description."""
+    """Case-insensitive match on the English and Chinese names and descriptions, whatever the language."""
     term = term.strip()
     if not term:
         return queryset
-    return queryset.filter(Q(name__icontains=term) | Q(name_zh__icontains=term) | Q(description__icontains=term))
+    return queryset.filter(Q(name_en__icontains=term) | Q(name_zh_hans__icontains=term)
+                           | Q(description_en__icontains=term) | Q(description_zh_hans__icontains=term))

@@ -13,10 +13,16 @@ from marketplace.errors import InvalidState
 
 @transaction.atomic
 def exhibitor_create(*, slug: str, name: str, hall: str, booth: str, description: str = "",
-                     name_zh: str = "", contact_email: str = "", commission_bps: int = 1000) -> Exhibitor:
-    """Create a pending exhibitor. Not idempotent: a taken slug or booth raises IntegrityError."""
-    exhibitor = Exhibitor(slug=slug, name=name, name_zh=name_zh, hall=hall, booth=booth,
-                          description=description, contact_email=contact_email, commission_bps=commission_bps)
+                     name_zh_hans: str = "", description_zh_hans: str = "", contact_email: str = "",
+                     commission_bps: int = 1000) -> Exhibitor:
+    """Create a pending exhibitor. Not idempotent: a taken slug or booth raises IntegrityError.
+
+    `name` and `description` are the English texts, whatever language is active; an empty Chinese
+    text is stored as "no translation" (Chinese readers get the English one).
+    """
+    exhibitor = Exhibitor(slug=slug, name=name, name_en=name, name_zh_hans=name_zh_hans or None, hall=hall, booth=booth,
+                          description=description, description_en=description, description_zh_hans=description_zh_hans or None,
+                          contact_email=contact_email, commission_bps=commission_bps)
     exhibitor.full_clean()
     exhibitor.save()
     return exhibitor

@@ -10,17 +10,18 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from marketplace.netguard import outbound_url_error
 
 
 class NotificationKind(models.TextChoices):
-    ORDER_CONFIRMED = "order_confirmed", "Order confirmed"
-    GOODS_DELIVERED = "goods_delivered", "Goods delivered"
-    REFUND_ISSUED = "refund_issued", "Refund issued"
-    NEW_SALE = "new_sale", "New sale"
-    SALE_REFUNDED = "sale_refunded", "Sale refunded"
-    OPERATOR_ATTENTION = "operator_attention", "Needs operator attention"
+    ORDER_CONFIRMED = "order_confirmed", _("Order confirmed")
+    GOODS_DELIVERED = "goods_delivered", _("Goods delivered")
+    REFUND_ISSUED = "refund_issued", _("Refund issued")
+    NEW_SALE = "new_sale", _("New sale")
+    SALE_REFUNDED = "sale_refunded", _("Sale refunded")
+    OPERATOR_ATTENTION = "operator_attention", _("Needs operator attention")
 
 
 SHOPPER_KINDS = frozenset({NotificationKind.ORDER_CONFIRMED, NotificationKind.GOODS_DELIVERED, NotificationKind.REFUND_ISSUED})
@@ -28,29 +29,32 @@ EXHIBITOR_KINDS = frozenset({NotificationKind.NEW_SALE, NotificationKind.SALE_RE
 
 
 class Channel(models.TextChoices):
-    EMAIL = "email", "Email"
-    WEBHOOK = "webhook", "Webhook"
+    EMAIL = "email", _("Email")
+    WEBHOOK = "webhook", _("Webhook")
 
 
 class NotificationStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SENDING = "sending", "Sending"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
 
 
 class ExhibitorWebhookEndpoint(models.Model):
     """Where an exhibitor wants its own sales POSTed, signed with `secret` (HMAC-SHA256)."""
 
-    exhibitor = models.ForeignKey("exhibitors.Exhibitor", on_delete=models.CASCADE, related_name="webhook_endpoints")
-    url = models.URLField(max_length=500)
-    secret = models.CharField(max_length=100, help_text="Shared secret for the X-Expo-Signature header.")
-    active = models.BooleanField(default=True)
-    consecutive_410s = models.PositiveIntegerField(default=0, editable=False,
-                                                   help_text="Disabled automatically after 3 answers of 410 Gone in a row.")
-    created_at = models.DateTimeField(auto_now_add=True)
+    exhibitor = models.ForeignKey("exhibitors.Exhibitor", on_delete=models.CASCADE, related_name="webhook_endpoints",
+                                  verbose_name=_("exhibitor"))
+    url = models.URLField(_("URL"), max_length=500)
+    secret = models.CharField(_("secret"), max_length=100, help_text=_("Shared secret for the X-Expo-Signature header."))
+    active = models.BooleanField(_("active"), default=True)
+    consecutive_410s = models.PositiveIntegerField(_("410 answers in a row"), default=0, editable=False,
+                                                   help_text=_("Disabled automatically after 3 answers of 410 Gone in a row."))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
         ordering = ["exhibitor_id", "id"]
 
     def __str__(self) -> str:
@@ -63,25 +67,29 @@ class ExhibitorWebhookEndpoint(models.Model):
 
 
 class Notification(models.Model):
-    dedupe_key = models.CharField(max_length=200, unique=True)
-    kind = models.CharField(max_length=30, choices=NotificationKind.choices)
-    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
-    recipient_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    recipient_email = models.EmailField(blank=True)
-    exhibitor = models.ForeignKey("exhibitors.Exhibitor", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    dedupe_key = models.CharField(_("deduplication key"), max_length=200, unique=True)
+    kind = models.CharField(_("kind"), max_length=30, choices=NotificationKind.choices)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    recipient_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                       verbose_name=_("recipient"))
+    recipient_email = models.EmailField(_("recipient email"), blank=True)
+    exhibitor = models.ForeignKey("exhibitors.Exhibitor", null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+                                  verbose_name=_("exhibitor"))
     endpoint = models.ForeignKey(ExhibitorWebhookEndpoint, null=True, blank=True, on_delete=models.CASCADE,
-                                 related_name="notifications")
-    language = models.CharField(max_length=10, default="en")
-    context = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+                                 related_name="notifications", verbose_name=_("webhook endpoint"))
+    language = models.CharField(_("language"), max_length=10, default="en")
+    context = models.JSONField(_("context"), default=dict, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.PENDING)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
         ordering = ["-created_at", "-id"]
         indexes = [
             # The sweep reads only unsent rows.
@@ -94,29 +102,32 @@ class Notification(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} → {self.recipient_email or self.endpoint_id}"
+        return f"{self.get_kind_display()} → {self.recipient_email or self.endpoint_id}"
 
 
 class WebhookDelivery(models.Model):
     """One attempt at POSTing a webhook notification: the delivery log exhibitors see."""
 
-    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries")
-    endpoint = models.ForeignKey(ExhibitorWebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries",
+                                     verbose_name=_("notification"))
+    endpoint = models.ForeignKey(ExhibitorWebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries",
+                                 verbose_name=_("webhook endpoint"))
     # Denormalised for exhibitor scoping in the admin.
-    exhibitor = models.ForeignKey("exhibitors.Exhibitor", on_delete=models.CASCADE, related_name="+")
-    attempt = models.PositiveIntegerField()
-    event_id = models.CharField(max_length=200)
-    request_body = models.TextField()
-    response_status = models.PositiveIntegerField(null=True, blank=True)
-    response_body = models.TextField(blank=True)
-    error = models.TextField(blank=True)
-    duration_ms = models.PositiveIntegerField(default=0)
-    success = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    exhibitor = models.ForeignKey("exhibitors.Exhibitor", on_delete=models.CASCADE, related_name="+", verbose_name=_("exhibitor"))
+    attempt = models.PositiveIntegerField(_("attempt"))
+    event_id = models.CharField(_("event id"), max_length=200)
+    request_body = models.TextField(_("request body"))
+    response_status = models.PositiveIntegerField(_("response status"), null=True, blank=True)
+    response_body = models.TextField(_("response body"), blank=True)
+    error = models.TextField(_("error"), blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
+    success = models.BooleanField(_("success"), default=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        verbose_name_plural = "webhook deliveries"
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
 
     def __str__(self) -> str:
         return f"{self.event_id} #{self.attempt}: {self.response_status or self.error[:40]}"

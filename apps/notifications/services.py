@@ -41,6 +41,7 @@ from apps.notifications.models import (
     NotificationStatus,
     WebhookDelivery,
 )
+from marketplace.money import format_money
 from marketplace.netguard import outbound_url_error
 
 logger = logging.getLogger(__name__)
@@ -272,11 +273,32 @@ def _finish(notification: Notification, *, ok: bool, error: str = "", retry: boo
 # --- Email -----------------------------------------------------------------------------------------
 
 
+# Amounts a notification's context may carry in minor units, with its `currency`: each gets a
+# `<key>_display` ("CNY 12.50") for the templates, so no email ever shows 1250 as money.
+MONEY_KEYS = ("amount", "total", "exhibitor_amount")
+
+
+def _with_money_display(context: dict[str, Any]) -> dict[str, Any]:
+    currency = context.get("currency")
+    if not currency:
+        return context
+    shown = dict(context)
+    for key in MONEY_KEYS:
+        value = context.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and not context.get(f"{key}_display"):
+            shown[f"{key}_display"] = format_money(value, str(currency))
+    return shown
+
+
 def render_email(*, kind: str, language: str, context: dict[str, Any]) -> tuple[str, str]:
-    """(subject, body) from `notifications/email/<language>/<kind>.txt`: first line is the subject."""
+    """(subject, body) from `notifications/email/<language>/<kind>.txt`: first line is the subject.
+
+    English and Simplified Chinese (`zh*`); anything else is English. Rendered with that language
+    active, so translated labels in the context (choices, lazy strings) come out in it too.
+    """
     lang = "zh-hans" if language.lower().startswith("zh") else "en"
     with translation.override(lang):
-        text = render_to_string(f"notifications/email/{lang}/{kind}.txt", context)
+        text = render_to_string(f"notifications/email/{lang}/{kind}.txt", _with_money_display(context))
     subject, _, body = text.strip().partition("\n")
     return subject.strip(), body.strip() + "\n"
 

@@ -25,6 +25,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db.models import Exists, Model, OuterRef, Q, QuerySet, Subquery
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext, gettext_noop
 
 from marketplace.money import format_money
 from marketplace.tenancy import is_operator, scope_to_user
@@ -154,22 +155,22 @@ def _order_queues() -> list[QueueDef]:
     paid_ok = Q(status=OrderStatus.PAID, needs_attention=False)
     return [
         QueueDef(
-            name="pending_payment", label="Pending payment", source=ORDERS,
+            name="pending_payment", label=gettext_noop("Pending payment"), source=ORDERS,
             condition=Q(status=OrderStatus.PENDING_PAYMENT), age_field="status_changed_at",
             describe=_order_label, detail=_order_owner, actions=("order_cancel",),
         ),
         QueueDef(
-            name="fulfilling", label="Fulfilling (task enqueued)", source=ORDERS,
+            name="fulfilling", label=gettext_noop("Fulfilling (task enqueued)"), source=ORDERS,
             condition=lambda now: paid_ok & Q(status_changed_at__gt=queued_since(now)), age_field="status_changed_at",
             describe=_order_label, detail=_order_owner,
         ),
         QueueDef(
-            name="paid_awaiting_fulfilment", label="Paid, awaiting fulfilment", source=ORDERS,
+            name="paid_awaiting_fulfilment", label=gettext_noop("Paid, awaiting fulfilment"), source=ORDERS,
             condition=lambda now: paid_ok & Q(status_changed_at__lte=queued_since(now)), age_field="status_changed_at",
             describe=_order_label, detail=_order_owner, actions=("fulfilment_retry",),
         ),
         QueueDef(
-            name="needs_attention", label="Needs attention", source=ORDERS,
+            name="needs_attention", label=gettext_noop("Needs attention"), source=ORDERS,
             condition=Q(needs_attention=True), age_field="status_changed_at",
             describe=_order_label, detail=lambda o: str(getattr(o, "last_error", "") or "")[:200],
             actions=("fulfilment_retry", "order_refund"), annotations=last_error,
@@ -195,30 +196,34 @@ def _payment_queues() -> list[QueueDef]:
     payments = Source(key="payments", model_label="payments.Payment", select_related=("order",))
     return [
         QueueDef(
-            name="refund_pending", label="Refunds pending", source=refunds,
+            name="refund_pending", label=gettext_noop("Refunds pending"), source=refunds,
             condition=Q(status=RefundStatus.PENDING), age_field="created_at",
-            describe=lambda r: f"Refund {r.pk} · {_money(r)}", detail=lambda r: f"order {r.order.number} {r.reason}".strip(),
+            describe=lambda r: gettext("Refund %(id)s · %(amount)s") % {"id": r.pk, "amount": _money(r)},
+            detail=lambda r: (gettext("order %(number)s") % {"number": r.order.number} + f" {r.reason}").strip(),
             actions=("refund_retry",),
         ),
         QueueDef(
-            name="payout_pending", label="Payouts pending", source=transfers,
+            name="payout_pending", label=gettext_noop("Payouts pending"), source=transfers,
             condition=Q(status__in=[TransferStatus.PENDING, TransferStatus.AWAITING_ACCOUNT, TransferStatus.SENDING,
                                     TransferStatus.FAILED]),
             age_field="created_at",
-            describe=lambda t: f"Transfer {t.pk} → {t.exhibitor.name}",
-            detail=lambda t: f"order {t.order.number} · {t.get_status_display()} {t.failure_message}".strip(),
+            describe=lambda t: gettext("Transfer %(id)s → %(exhibitor)s") % {"id": t.pk, "exhibitor": t.exhibitor.name},
+            detail=lambda t: (gettext("order %(number)s") % {"number": t.order.number}
+                              + f" · {t.get_status_display()} {t.failure_message}").strip(),
             actions=("payout_retry",),
         ),
         QueueDef(
-            name="webhook_events", label="Payment events unprocessed or failed", source=events,
+            name="webhook_events", label=gettext_noop("Payment events unprocessed or failed"), source=events,
             condition=Q(status__in=[WebhookStatus.RECEIVED, WebhookStatus.FAILED]), age_field="received_at",
-            describe=lambda e: f"{e.type} {e.event_id}", detail=lambda e: (e.error or f"{e.attempts} attempt(s)")[:200],
+            describe=lambda e: f"{e.type} {e.event_id}",
+            detail=lambda e: (e.error or gettext("%(count)d attempt(s)") % {"count": e.attempts})[:200],
             actions=("webhook_replay",),
         ),
         QueueDef(
-            name="payment_attention", label="Payments needing attention", source=payments,
+            name="payment_attention", label=gettext_noop("Payments needing attention"), source=payments,
             condition=Q(needs_attention=True), age_field="updated_at",
-            describe=lambda p: f"Payment {p.pk} · {_money(p)}", detail=lambda p: p.attention_reason[:200],
+            describe=lambda p: gettext("Payment %(id)s · %(amount)s") % {"id": p.pk, "amount": _money(p)},
+            detail=lambda p: p.attention_reason[:200],
         ),
     ]
 
@@ -232,7 +237,7 @@ def _notification_queues() -> list[QueueDef]:
                            scope=scope_by_exhibitor("exhibitor_id"))
     return [
         QueueDef(
-            name="notifications_failed", label="Notifications failed", source=notifications,
+            name="notifications_failed", label=gettext_noop("Notifications failed"), source=notifications,
             condition=Q(status=NotificationStatus.FAILED), age_field="created_at",
             describe=lambda n: f"{n.get_kind_display()} · {n.get_channel_display()}",
             detail=lambda n: f"{n.recipient_email or n.endpoint_id or ''} {n.last_error}"[:200],

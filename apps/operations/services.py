@@ -20,9 +20,13 @@ from typing import Any
 
 import structlog
 from django.db import IntegrityError, transaction
+from django.utils.functional import Promise
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from apps.operations.models import ActionOutcome, OperatorAction
 from marketplace.errors import DomainError, InvalidState, NotFound
+from marketplace.money import format_money
 
 logger = structlog.get_logger(__name__)
 
@@ -30,10 +34,10 @@ logger = structlog.get_logger(__name__)
 @dataclass(frozen=True)
 class ActionDef:
     name: str
-    label: str
+    label: str | Promise
     target_type: str
     run: Callable[..., str]  # (target_id=..., actor=...) -> what happened, for the log
-    confirm: str = ""
+    confirm: str | Promise = ""
 
 
 # --- The actions ---------------------------------------------------------------------------------
@@ -43,7 +47,8 @@ def _order_cancel(*, target_id: str, actor: Any) -> str:
     from apps.orders.services import order_cancel
 
     order = order_cancel(order_id=_uuid(target_id), actor=actor, note="cancelled by an operator (console)")
-    return f"Order {order.number} is {order.get_status_display().lower()}."
+    return gettext("Order %(number)s is %(status)s.") % {"number": order.number,
+                                                         "status": str(order.get_status_display()).lower()}
 
 
 def _fulfilment_retry(*, target_id: str, actor: Any) -> str:
@@ -57,14 +62,14 @@ def _fulfilment_retry(*, target_id: str, actor: Any) -> str:
         raise NotFound()
     status, flagged = row
     if status != OrderStatus.PAID:
-        raise InvalidState(f"Only paid orders are fulfilled; this one is {status.replace('_', ' ')}.")
+        raise InvalidState(_("Only paid orders are fulfilled; this one is %(status)s.") % {"status": OrderStatus(status).label})
     with transaction.atomic():
         # Clears the attention flag (an OrderEvent with the actor) and enqueues after commit;
         # fulfilment is idempotent, so retrying an order being fulfilled right now does nothing twice.
         fulfilment_retry(order_id=order_id, actor=actor)
         if not flagged:  # nothing to clear: the trail still says who re-enqueued it
             order_record_note(order_id=order_id, actor=actor, note="fulfilment re-enqueued by an operator")
-    return "Fulfilment re-enqueued."
+    return gettext("Fulfilment re-enqueued.")
 
 
 def _order_refund(*, target_id: str, actor: Any) -> str:
@@ -73,13 +78,15 @@ def _order_refund(*, target_id: str, actor: Any) -> str:
     # Records the refund with the actor and moves the order (OrderEvent) once the provider
     # confirms; a second click finds nothing left to refund and is refused.
     refund = refund_remaining(order_id=_uuid(target_id), actor=actor, reason="refunded from the operations console")
-    return f"Refund {refund.pk} of {refund.amount} {refund.currency}: {refund.get_status_display().lower()}."
+    return gettext("Refund %(id)s of %(amount)s: %(status)s.") % {
+        "id": refund.pk, "amount": format_money(refund.amount, refund.currency),
+        "status": str(refund.get_status_display()).lower()}
 
 
 def _refund_retry(*, target_id: str, actor: Any) -> str:
     from apps.payments.services.refunds import refund_send
 
-    return f"Refund {target_id}: {refund_send(refund_id=_int(target_id))}."
+    return gettext("Refund %(id)s: %(status)s.") % {"id": target_id, "status": refund_send(refund_id=_int(target_id))}
 
 
 def _payout_retry(*, target_id: str, actor: Any) -> str:
@@ -91,20 +98,21 @@ def _payout_retry(*, target_id: str, actor: Any) -> str:
         raise NotFound()
     if transfer["status"] == TransferStatus.SENDING:
         # Provider answer unknown: resend under the same idempotency key (the transfer id).
-        return f"Transfer {target_id}: {transfer_send(transfer_id=_int(target_id))}."
+        return gettext("Transfer %(id)s: %(status)s.") % {"id": target_id,
+                                                          "status": transfer_send(transfer_id=_int(target_id))}
     if transfer["status"] == TransferStatus.FAILED:
-        raise InvalidState("The provider refused this transfer; fix the exhibitor's payout account, "
-                           "then settle the order again from the payments admin.")
+        raise InvalidState(_("The provider refused this transfer; fix the exhibitor's payout account, "
+                             "then settle the order again from the payments admin."))
     # pending / awaiting an account: settling sizes and sends what is due now (idempotent).
     sent = payouts_settle_order(order_id=transfer["order_id"])
-    return f"Payouts of the order settled: {sent['transfers']} transfer(s) sent."
+    return gettext("Payouts of the order settled: %(count)d transfer(s) sent.") % {"count": sent["transfers"]}
 
 
 def _webhook_replay(*, target_id: str, actor: Any) -> str:
     from apps.payments.services.webhooks import webhook_replay
 
     webhook_replay(event_pk=_int(target_id))
-    return "Event queued for processing again."
+    return gettext("Event queued for processing again.")
 
 
 def _int(value: str) -> int:
@@ -124,21 +132,21 @@ def _uuid(value: str) -> uuid.UUID:
 def action_definitions() -> dict[str, ActionDef]:
     """Every action the console offers, by name."""
     actions = [
-        ActionDef("order_cancel", "Cancel", "orders.order", _order_cancel,
-                  confirm="Cancel this unpaid order and release its hold?"),
+        ActionDef("order_cancel", _("Cancel"), "orders.order", _order_cancel,
+                  confirm=_("Cancel this unpaid order and release its hold?")),
     ]
     if _importable("apps.fulfilment.services", "fulfilment_retry"):
-        actions.append(ActionDef("fulfilment_retry", "Retry fulfilment", "orders.order", _fulfilment_retry))
+        actions.append(ActionDef("fulfilment_retry", _("Retry fulfilment"), "orders.order", _fulfilment_retry))
     if _importable("apps.payments.services.refunds", "refund_remaining"):
         actions += [
-            ActionDef("order_refund", "Refund", "orders.order", _order_refund,
-                      confirm="Refund everything left on this order to the shopper?"),
-            ActionDef("refund_retry", "Retry refund", "payments.refund", _refund_retry),
+            ActionDef("order_refund", _("Refund"), "orders.order", _order_refund,
+                      confirm=_("Refund everything left on this order to the shopper?")),
+            ActionDef("refund_retry", _("Retry refund"), "payments.refund", _refund_retry),
         ]
     if _importable("apps.payments.services.payouts", "transfer_send"):
-        actions.append(ActionDef("payout_retry", "Retry payout", "payments.transfer", _payout_retry))
+        actions.append(ActionDef("payout_retry", _("Retry payout"), "payments.transfer", _payout_retry))
     if _importable("apps.payments.services.webhooks", "webhook_replay"):
-        actions.append(ActionDef("webhook_replay", "Replay", "payments.webhookevent", _webhook_replay))
+        actions.append(ActionDef("webhook_replay", _("Replay"), "payments.webhookevent", _webhook_replay))
     return {action.name: action for action in actions}
 
 
@@ -175,7 +183,7 @@ def operator_action_run(*, key: uuid.UUID, action: str, target_id: str, actor: A
         detail = definition.run(target_id=target_id, actor=actor)
         outcome = ActionOutcome.DONE
     except DomainError as exc:
-        detail, outcome = exc.detail, ActionOutcome.REFUSED
+        detail, outcome = str(exc.detail), ActionOutcome.REFUSED
     except Exception as exc:
         OperatorAction.objects.filter(pk=record.pk).update(outcome=ActionOutcome.REFUSED, detail=f"error: {exc}"[:500])
         raise

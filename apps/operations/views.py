@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.operations import selectors, services
@@ -26,7 +27,8 @@ from apps.operations.selectors import Overview, QueueItem, ThroughputPoint
 from marketplace.tenancy import is_operator
 
 CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 600, 160, 24
-SERIES = (("placed", "#2563eb"), ("paid", "#16a34a"), ("fulfilled", "#9333ea"))
+# Names double as the legend, translated in the template ({% translate s.name %}).
+SERIES = ((gettext_noop("placed"), "#2563eb"), (gettext_noop("paid"), "#16a34a"), (gettext_noop("fulfilled"), "#9333ea"))
 
 
 @dataclass(frozen=True)
@@ -114,5 +116,6 @@ def console_action(request: HttpRequest) -> HttpResponse:
     level = {ActionOutcome.DONE: messages.SUCCESS, ActionOutcome.REFUSED: messages.ERROR}.get(
         ActionOutcome(record.outcome), messages.INFO)
     label = services.action_definitions()[name].label
-    messages.add_message(request, level, f"{label}: {record.detail or 'in progress'}")
+    detail = record.detail or gettext("in progress")
+    messages.add_message(request, level, f"{label}: {detail}")
     return HttpResponseRedirect(reverse("operations:console"))

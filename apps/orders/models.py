@@ -17,6 +17,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from marketplace.models import TimeStampedModel
@@ -33,13 +34,13 @@ def new_order_number() -> str:
 
 
 class OrderStatus(models.TextChoices):
-    PENDING_PAYMENT = "pending_payment", "Pending payment"
-    PAID = "paid", "Paid"
-    FULFILLED = "fulfilled", "Fulfilled"
-    CANCELLED = "cancelled", "Cancelled"
-    EXPIRED = "expired", "Expired"
-    REFUNDED = "refunded", "Refunded"
-    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+    PENDING_PAYMENT = "pending_payment", _("Pending payment")
+    PAID = "paid", _("Paid")
+    FULFILLED = "fulfilled", _("Fulfilled")
+    CANCELLED = "cancelled", _("Cancelled")
+    EXPIRED = "expired", _("Expired")
+    REFUNDED = "refunded", _("Refunded")
+    PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
 
 
 REFUNDABLE = [OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.PARTIALLY_REFUNDED]
@@ -47,19 +48,23 @@ REFUNDABLE = [OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.PARTIALLY_REF
 
 class Order(FSMModelMixin, TimeStampedModel):
     # Random ids: an order id in a URL reveals nothing and cannot be guessed (BOLA defence in depth).
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    number = models.CharField(max_length=16, unique=True, default=new_order_number, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
-    status = FSMField(max_length=30, choices=OrderStatus.choices, default=OrderStatus.PENDING_PAYMENT, protected=True,
-                      db_index=True)
-    needs_attention = models.BooleanField(default=False, help_text="Paid but could not be fulfilled: an operator must act.")
-    currency = models.CharField(max_length=3)
-    subtotal = models.PositiveBigIntegerField(help_text="Minor units.")
-    total = models.PositiveBigIntegerField(help_text="Minor units.")
-    expires_at = models.DateTimeField(help_text="Unpaid holds are released after this time.")
-    status_changed_at = models.DateTimeField(null=True, blank=True)
+    id = models.UUIDField(_("ID"), primary_key=True, default=uuid.uuid4, editable=False)
+    number = models.CharField(_("order number"), max_length=16, unique=True, default=new_order_number, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders",
+                             verbose_name=_("customer"))
+    status = FSMField(_("status"), max_length=30, choices=OrderStatus.choices, default=OrderStatus.PENDING_PAYMENT,
+                      protected=True, db_index=True)
+    needs_attention = models.BooleanField(_("needs attention"), default=False,
+                                          help_text=_("Paid but could not be fulfilled: an operator must act."))
+    currency = models.CharField(_("currency"), max_length=3)
+    subtotal = models.PositiveBigIntegerField(_("subtotal"), help_text=_("Minor units."))
+    total = models.PositiveBigIntegerField(_("total"), help_text=_("Minor units."))
+    expires_at = models.DateTimeField(_("expires at"), help_text=_("Unpaid holds are released after this time."))
+    status_changed_at = models.DateTimeField(_("status changed at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["user", "-created_at"], name="order_user_created"),
@@ -105,23 +110,28 @@ class Order(FSMModelMixin, TimeStampedModel):
 
 
 class OrderLine(models.Model):
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
-    product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="order_lines")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", verbose_name=_("order"))
+    product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="order_lines",
+                                verbose_name=_("product"))
     # Denormalised from the product so exhibitor staff are scoped to their lines without a join.
-    exhibitor = models.ForeignKey("exhibitors.Exhibitor", on_delete=models.PROTECT, related_name="order_lines")
-    slot = models.ForeignKey("catalog.ServiceSlot", null=True, blank=True, on_delete=models.PROTECT, related_name="order_lines")
-    title = models.CharField(max_length=200, help_text="Product title when ordered.")
-    quantity = models.PositiveIntegerField()
-    unit_price = models.PositiveBigIntegerField(help_text="Minor units, from the product row when ordered.")
-    total = models.PositiveBigIntegerField(help_text="Minor units.")
-    currency = models.CharField(max_length=3)
+    exhibitor = models.ForeignKey("exhibitors.Exhibitor", on_delete=models.PROTECT, related_name="order_lines",
+                                  verbose_name=_("exhibitor"))
+    slot = models.ForeignKey("catalog.ServiceSlot", null=True, blank=True, on_delete=models.PROTECT, related_name="order_lines",
+                             verbose_name=_("service slot"))
+    title = models.CharField(_("title"), max_length=200, help_text=_("Product title when ordered."))
+    quantity = models.PositiveIntegerField(_("quantity"))
+    unit_price = models.PositiveBigIntegerField(_("unit price"), help_text=_("Minor units, from the product row when ordered."))
+    total = models.PositiveBigIntegerField(_("total"), help_text=_("Minor units."))
+    currency = models.CharField(_("currency"), max_length=3)
     # What this line took from shared counters, so a release gives back exactly that even if the
     # product's stock or limit settings changed meanwhile.
-    stock_held = models.PositiveIntegerField(default=0, editable=False)
-    quota_counted = models.PositiveIntegerField(default=0, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    stock_held = models.PositiveIntegerField(_("stock held"), default=0, editable=False)
+    quota_counted = models.PositiveIntegerField(_("quota counted"), default=0, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
         ordering = ["order_id", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gte=1), name="orderline_quantity_positive"),
@@ -142,10 +152,13 @@ class OrderLineEdition(models.Model):
     Rows are deleted when the hold is released.
     """
 
-    line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="line_editions")
-    edition = models.OneToOneField("catalog.Edition", on_delete=models.PROTECT, related_name="order_line_link")
+    line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="line_editions", verbose_name=_("order line"))
+    edition = models.OneToOneField("catalog.Edition", on_delete=models.PROTECT, related_name="order_line_link",
+                                   verbose_name=_("edition"))
 
     class Meta:
+        verbose_name = _("order line edition")
+        verbose_name_plural = _("order line editions")
         ordering = ["line_id", "edition_id"]
 
     def __str__(self) -> str:
@@ -155,21 +168,24 @@ class OrderLineEdition(models.Model):
 class OrderEvent(models.Model):
     """One row per state transition (and other notable changes): the order's audit trail."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
-    from_status = models.CharField(max_length=30, choices=OrderStatus.choices, blank=True)
-    to_status = models.CharField(max_length=30, choices=OrderStatus.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    note = models.CharField(max_length=200, blank=True)
-    payload = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", verbose_name=_("order"))
+    from_status = models.CharField(_("from status"), max_length=30, choices=OrderStatus.choices, blank=True)
+    to_status = models.CharField(_("to status"), max_length=30, choices=OrderStatus.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                              verbose_name=_("actor"))
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    payload = models.JSONField(_("payload"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("order event")
+        verbose_name_plural = _("order events")
         ordering = ["created_at", "id"]
         # Throughput over the last hour reads only recent events (operations console).
         indexes = [models.Index(fields=["created_at"], name="orderevent_created")]
 
     def __str__(self) -> str:
-        return f"{self.from_status or '∅'} → {self.to_status}"
+        return f"{self.get_from_status_display() or '∅'} → {self.get_to_status_display()}"
 
 
 class CustomerProductQuota(models.Model):
@@ -179,11 +195,13 @@ class CustomerProductQuota(models.Model):
     concurrency without a Python check-then-save; given back when an order is cancelled or expires.
     """
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    product = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="+")
-    units = models.PositiveIntegerField(default=0)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("customer"))
+    product = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="+", verbose_name=_("product"))
+    units = models.PositiveIntegerField(_("units"), default=0)
 
     class Meta:
+        verbose_name = _("customer product quota")
+        verbose_name_plural = _("customer product quotas")
         constraints = [models.UniqueConstraint(fields=["user", "product"], name="quota_unique_user_product")]
 
     def __str__(self) -> str:

@@ -21,6 +21,7 @@ import structlog
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 
 from apps.catalog import services as inventory
@@ -56,42 +57,43 @@ def _load_products(lines: Sequence[LineRequest]) -> dict[int, Product]:
     }
     missing = sorted(ids - products.keys())
     if missing:
-        raise ValidationFailed(f"Unknown product: {missing[0]}.", attr="lines")
+        raise ValidationFailed(_("Unknown product: %(id)s.") % {"id": missing[0]}, attr="lines")
     return products
 
 
 def _validate(lines: Sequence[LineRequest], products: dict[int, Product], slots: dict[int, ServiceSlot], now: datetime) -> None:
     if not lines:
-        raise ValidationFailed("An order needs at least one line.", attr="lines")
+        raise ValidationFailed(_("An order needs at least one line."), attr="lines")
     if len(lines) > MAX_LINES:
-        raise ValidationFailed(f"An order has at most {MAX_LINES} lines.", attr="lines")
+        raise ValidationFailed(_("An order has at most %(count)s lines.") % {"count": MAX_LINES}, attr="lines")
     if len({(line.product_id, line.slot_id) for line in lines}) != len(lines):
-        raise ValidationFailed("Each product (and slot) may appear once; use the quantity.", attr="lines")
+        raise ValidationFailed(_("Each product (and slot) may appear once; use the quantity."), attr="lines")
     currencies = {products[line.product_id].currency for line in lines}
     if len(currencies) > 1:
-        raise ValidationFailed("All products of an order must be priced in the same currency.", attr="lines")
+        raise ValidationFailed(_("All products of an order must be priced in the same currency."), attr="lines")
     units: Counter[int] = Counter()
     for line in lines:
         product = products[line.product_id]
         if not 1 <= line.quantity <= MAX_QUANTITY:
-            raise ValidationFailed(f"Quantity must be between 1 and {MAX_QUANTITY}.", attr="lines")
+            raise ValidationFailed(_("Quantity must be between 1 and %(max)s.") % {"max": MAX_QUANTITY}, attr="lines")
         if product.kind == ProductKind.SERVICE:
             if line.slot_id is None:
-                raise SlotRequired(f"{product.title} needs a time slot.")
+                raise SlotRequired(_("%(product)s needs a time slot.") % {"product": product.title})
             slot = slots.get(line.slot_id)
             if slot is None or slot.product_id != product.pk:
-                raise ValidationFailed(f"Slot {line.slot_id} is not a slot of product {product.pk}.", attr="lines")
+                raise ValidationFailed(_("Slot %(slot)s is not a slot of product %(product)s.")
+                                       % {"slot": line.slot_id, "product": product.pk}, attr="lines")
             if slot.starts_at <= now:
-                raise ValidationFailed(f"Slot {line.slot_id} has already started.", attr="lines")
+                raise ValidationFailed(_("Slot %(slot)s has already started.") % {"slot": line.slot_id}, attr="lines")
         elif line.slot_id is not None:
-            raise ValidationFailed(f"{product.title} is not booked by time slot.", attr="lines")
+            raise ValidationFailed(_("%(product)s is not booked by time slot.") % {"product": product.title}, attr="lines")
         if not product.is_in_sale_window(now):
-            raise NotOnSale(f"{product.title} is not on sale now.")
+            raise NotOnSale(_("%(product)s is not on sale now.") % {"product": product.title})
         units[product.pk] += line.quantity
     for product_id, count in units.items():
         limit = products[product_id].per_customer_limit
         if limit is not None and count > limit:
-            raise LimitExceeded(f"At most {limit} per customer.")
+            raise LimitExceeded(_("At most %(limit)s per customer.") % {"limit": limit})
 
 
 def _refuse_flagged(product_ids: set[int], slot_ids: set[int]) -> None:
@@ -100,7 +102,7 @@ def _refuse_flagged(product_ids: set[int], slot_ids: set[int]) -> None:
     is checked without reading the products first."""
     sold_out, full = inventory.inventory_flags(product_ids=product_ids, slot_ids=slot_ids)
     if sold_out:
-        raise SoldOut(f"Product {min(sold_out)} is sold out.")
+        raise SoldOut(_("Product %(id)s is sold out.") % {"id": min(sold_out)})
     if full:
         raise SlotFull()
 
@@ -129,7 +131,7 @@ def _claim_quotas(*, user_id: int, wanted: dict[int, tuple[int, int]]) -> None:
         cursor.execute(sql, [user_id, *(v for row in rows for v in row)])
         counted = {row[0] for row in cursor.fetchall()}
     if counted != set(wanted):
-        raise LimitExceeded("This exceeds the per-customer limit across your open and paid orders.")
+        raise LimitExceeded(_("This exceeds the per-customer limit across your open and paid orders."))
 
 
 def _release_quotas(*, user_id: int, counted: dict[int, int]) -> None:
@@ -180,7 +182,7 @@ def order_place(*, user: Any, lines: Sequence[LineRequest], now: datetime | None
         except (SoldOut, SlotFull) as exc:
             _after_refused_claim(exc, products, slot_ids)
             raise
-    raise InvalidState("Could not allocate an order number; please retry.")
+    raise InvalidState(_("Could not allocate an order number; please retry."))
 
 
 def _after_refused_claim(exc: Exception, products: dict[int, Product], slot_ids: set[int]) -> None:
@@ -229,7 +231,7 @@ def _place(*, user: Any, lines: Sequence[LineRequest], products: dict[int, Produ
         order_lines = OrderLine.objects.bulk_create([
             OrderLine(
                 order=order, product=products[line.product_id], exhibitor_id=products[line.product_id].exhibitor_id,
-                slot_id=line.slot_id, title=products[line.product_id].title, quantity=line.quantity,
+                slot_id=line.slot_id, title=products[line.product_id].title_en, quantity=line.quantity,  # type: ignore[attr-defined]
                 unit_price=products[line.product_id].price, total=products[line.product_id].price * line.quantity,
                 currency=currency, stock_held=stock_wanted.get(line.product_id, 0),
                 quota_counted=line.quantity if line.product_id in quota_units else 0,
@@ -275,7 +277,8 @@ def order_checkout(*, user: Any, lines: Sequence[LineRequest]) -> tuple[Order, P
 def order_payment_for_shopper(*, order: Order) -> Payment:
     """The order's open payment, or a new attempt. Raises InvalidState unless pending payment."""
     if order.status != OrderStatus.PENDING_PAYMENT:
-        raise InvalidState(f"Order {order.number} is {order.status}; there is nothing to pay.")
+        raise InvalidState(_("Order %(number)s is %(status)s; there is nothing to pay.")
+                           % {"number": order.number, "status": order.get_status_display()})
     return payment_get_or_create_for_order(order=order)
 
 
@@ -296,7 +299,8 @@ def _transition(*, order_id: Any, name: str, target: str, actor: Any = None, not
         method = getattr(order, name)
         if not can_proceed(method):
             current = order.get_status_display().lower()
-            raise InvalidState(f"Order {order.number} is {current}; it cannot become {target.replace('_', ' ')}.")
+            raise InvalidState(_("Order %(number)s is %(status)s; it cannot become %(target)s.")
+                               % {"number": order.number, "status": current, "target": OrderStatus(target).label})
         extra = effect(order) if effect else None
         from_status = order.status
         method()
@@ -354,7 +358,8 @@ def order_expire(*, order_id: Any, now: datetime | None = None) -> Order:
 
     def effect(order: Order) -> dict[str, Any]:
         if order.expires_at > now:
-            raise InvalidState(f"Order {order.number} holds its inventory until {order.expires_at.isoformat()}.")
+            raise InvalidState(_("Order %(number)s holds its inventory until %(time)s.")
+                               % {"number": order.number, "time": order.expires_at.isoformat()})
         return _release_holds(order)
 
     return _transition(order_id=order_id, name="expire", target=OrderStatus.EXPIRED, note="hold expired", effect=effect, now=now)
@@ -443,7 +448,7 @@ def orders_expire_due(*, now: datetime | None = None, batch_size: int = EXPIRE_B
     now = now or timezone.now()
     expired = 0
     failed: set[Any] = set()
-    for _ in range(max_batches):
+    for _batch in range(max_batches):
         with transaction.atomic():
             ids = list(
                 Order.objects.select_for_update(skip_locked=True)

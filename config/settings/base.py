@@ -8,9 +8,11 @@ from config.settings.integrations.auth import *  # noqa: F403
 from config.settings.integrations.celery import *  # noqa: F403
 from config.settings.integrations.fulfilment import *  # noqa: F403
 from config.settings.integrations.logging import *  # noqa: F403
+from config.settings.integrations.media import *  # noqa: F403
 from config.settings.integrations.notifications import *  # noqa: F403
 from config.settings.integrations.operations import *  # noqa: F403
 from config.settings.integrations.payments import *  # noqa: F403
+from marketplace.i18n import localized_verbose_name
 
 BASE_DIR = E.BASE_DIR
 DEBUG = E.DEBUG
@@ -21,7 +23,8 @@ CORS_ALLOWED_ORIGINS = E.CORS_ALLOWED_ORIGINS
 CORS_URLS_REGEX = r"^/(api|_allauth)/.*$"
 
 INSTALLED_APPS = [
-    # unfold must precede django.contrib.admin (DEPENDENCIES.md §2.9).
+    # modeltranslation and unfold must precede django.contrib.admin (DEPENDENCIES.md §2.9).
+    "modeltranslation",
     "unfold",
     "unfold.contrib.filters",
     "unfold.contrib.forms",
@@ -44,6 +47,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_celery_results",
     "django_structlog",
+    "easy_thumbnails",
     "allauth",
     "allauth.account",
     "allauth.headless",
@@ -136,11 +140,27 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+# Where a login without ?next= lands. Django's default is /accounts/profile/, which nothing serves
+# (allauth runs headless-only), and unfold's login form, unlike Django's, posts no hidden `next`:
+# a plain visit to /admin/login/ used to end on a 404.
+LOGIN_REDIRECT_URL = "admin:index"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
+# The project's own words in Chinese: locale/zh_Hans/LC_MESSAGES/django.po, compiled .mo committed
+# beside it (`make messages` refreshes both; tests/marketplace/test_i18n_catalog.py checks them).
+LOCALE_PATHS = [BASE_DIR / "locale"]
+
+# Translated content (names, titles, descriptions): columns `<field>_en` and `<field>_zh_hans`
+# (apps/*/translation.py). Reading `product.title` gives the active language's text, falling back
+# to English when the Chinese one is empty.
+MODELTRANSLATION_DEFAULT_LANGUAGE = "en"
+MODELTRANSLATION_LANGUAGES = ("en", "zh-hans")
+MODELTRANSLATION_FALLBACK_LANGUAGES = {"default": ("en",)}
+# Admin labels "Title (English)" / "标题（中文）" instead of "title [zh-hans]".
+MODELTRANSLATION_BUILD_LOCALIZED_VERBOSE_NAME = localized_verbose_name
 USE_TZ = True
 
 STATIC_URL = "/static/"
@@ -168,6 +188,19 @@ if E.S3_BUCKET:
             "signature_version": "s3v4",  # DEPENDENCIES.md §2.6
         },
     }
+    # Public media (product images and thumbnails) under public/ of the same bucket, by plain
+    # URL: the bucket policy makes public/* readable (no ACLs, no signed query strings).
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": E.S3_BUCKET,
+            "endpoint_url": E.S3_ENDPOINT_URL or None,
+            "location": "public",
+            "querystring_auth": False,
+            "file_overwrite": False,
+            "signature_version": "s3v4",
+        },
+    }
 
 _email = E.env.email_url_config(E.EMAIL_URL)
 EMAIL_BACKEND = _email["EMAIL_BACKEND"]
@@ -183,6 +216,7 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "DENY"
 
 DATA_DIR = E.DATA_DIR
+PUBLIC_BASE_URL = E.PUBLIC_BASE_URL.rstrip("/")
 FLOWER_URL = E.FLOWER_URL
 
 # Marketplace rules.

@@ -20,7 +20,7 @@ ALLOWED_HOSTS: list[str] = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1"
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 CORS_ALLOWED_ORIGINS: list[str] = env.list("CORS_ALLOWED_ORIGINS", default=[])
 
-# Postgres and Redis. Unset means "start the embedded ones" (marketplace/devservices.py sets these
+# Postgres and Redis. Unset means "start the embedded ones" (marketplace/devservices/ sets these
 # for the processes it launches), so a default here would hide a misconfiguration.
 DATABASE_URL: str = env.str("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/marketplace")
 DB_CONN_MAX_AGE: int = env.int("DB_CONN_MAX_AGE", default=0)
@@ -40,7 +40,12 @@ S3_ENDPOINT_URL: str = env.str("S3_ENDPOINT_URL", default="")
 
 EMAIL_URL: str = env.str("EMAIL_URL", default="consolemail://")
 DEFAULT_FROM_EMAIL: str = env.str("DEFAULT_FROM_EMAIL", default="Expo Marketplace <noreply@expo.test>")
-FRONTEND_URL: str = env.str("FRONTEND_URL", default="http://127.0.0.1:8000")
+# Origin of every absolute link handed to shoppers (API responses, emails, QR codes).
+# `make run` sets it to the address it serves.
+PUBLIC_BASE_URL: str = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+# The shoppers' front end (allauth's e-mail links) and Stripe Connect's return page; unset means
+# this server, i.e. PUBLIC_BASE_URL.
+FRONTEND_URL: str = env.str("FRONTEND_URL", default=PUBLIC_BASE_URL)
 
 LOG_LEVEL: str = env.str("LOG_LEVEL", default="INFO")
 LOG_JSON: bool = env.bool("LOG_JSON", default=True)
@@ -64,6 +69,9 @@ DEFAULT_CURRENCY: str = env.str("DEFAULT_CURRENCY", default="CNY")
 TEST_RUN_ID: str = env.str("TEST_RUN_ID", default="")
 # Set by pytest-xdist in each worker (gw0, gw1, ...): each gets its own Redis database.
 PYTEST_XDIST_WORKER: str = env.str("PYTEST_XDIST_WORKER", default="")
+# First Redis database of a test run (each xdist worker adds its index). Two suites sharing one
+# Redis server need distinct values, since every test starts with FLUSHDB of its database.
+TEST_REDIS_DB: int = env.int("TEST_REDIS_DB", default=1)
 
 # Fulfilment: Ed25519 private key (32 raw bytes, base64) signing certificates and pass tokens.
 # Empty means the fixed development key, which production refuses (config/settings/production.py).

@@ -16,13 +16,13 @@ class DomainAPIException(exceptions.APIException):
 
     def __init__(self, error: DomainError) -> None:
         self.status_code = error.status_code
-        super().__init__(detail=error.detail, code=error.code)
+        super().__init__(detail=str(error.detail), code=error.code)
 
 
 def to_api_exception(error: DomainError) -> exceptions.APIException:
     if error.attr and error.status_code == 400:
         # A field-scoped input error: formatted as a validation error whose `attr` is the field.
-        return exceptions.ValidationError({error.attr: [exceptions.ErrorDetail(error.detail, code=error.code)]})
+        return exceptions.ValidationError({error.attr: [exceptions.ErrorDetail(str(error.detail), code=error.code)]})
     return DomainAPIException(error)
 
 

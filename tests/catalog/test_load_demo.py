@@ -66,10 +66,10 @@ def test_load_demo_creates_an_expo_of_six_exhibitors_in_three_halls_with_every_k
     exhibitors = list(Exhibitor.objects.all())
     assert len(exhibitors) >= 6
     assert len({e.hall for e in exhibitors}) >= 3
-    assert all(e.status == ExhibitorStatus.APPROVED and e.name_zh for e in exhibitors)
+    assert all(e.status == ExhibitorStatus.APPROVED and e.name_zh_hans and e.description_zh_hans for e in exhibitors)
     products = list(Product.objects.all())
     assert {p.kind for p in products} == set(ProductKind.values)
-    assert all(p.is_published and p.title_zh and p.description and p.description_zh for p in products)
+    assert all(p.is_published and p.title_zh_hans and p.description and p.description_zh_hans for p in products)
     assert {p.currency for p in products} >= {"CNY"}
     assert "Demo expo loaded: " in output
     assert OPERATOR_EMAIL in output

@@ -60,13 +60,13 @@ def test_another_exhibitors_profile_answers_404(staff_a, exhibitor_b, view):
 def test_staff_edit_their_profile_but_not_the_operator_fields(staff_a, exhibitor_a):
     # Given staff of A editing A's profile, trying to move booth and change commission and status
     response = _client(staff_a).post(_url("change", exhibitor_a.pk), {
-        "name": "Alpha Renamed", "name_zh": "阿尔法", "description": "We make things.", "contact_email": "hi@alpha.test",
+        "name_en": "Alpha Renamed", "name_zh_hans": "阿尔法", "description_en": "We make things.", "contact_email": "hi@alpha.test",
         "hall": "H9", "booth": "Z99", "commission_bps": "0", "status": ExhibitorStatus.SUSPENDED, "slug": "other",
     })
     # Then the profile changed and the operator-only fields did not
     assert response.status_code == 302
     exhibitor_a.refresh_from_db()
-    assert (exhibitor_a.name, exhibitor_a.name_zh, exhibitor_a.contact_email) == ("Alpha Renamed", "阿尔法", "hi@alpha.test")
+    assert (exhibitor_a.name, exhibitor_a.name_zh_hans, exhibitor_a.contact_email) == ("Alpha Renamed", "阿尔法", "hi@alpha.test")
     assert (exhibitor_a.slug, exhibitor_a.hall, exhibitor_a.commission_bps, exhibitor_a.status) == (
         "alpha", "H1", 1000, ExhibitorStatus.APPROVED)
 
@@ -136,15 +136,18 @@ def test_operators_group_member_can_approve(exhibitor_a):
 
 def test_operator_adds_an_exhibitor_and_a_member(operator):
     client = _client(operator)
-    response = client.post(_url("add"), {"slug": "delta", "name": "Delta", "hall": "H2", "booth": "D1",
-                                         "commission_bps": "800", "name_zh": "", "description": "", "contact_email": ""})
+    # The commission is typed as a percentage (8 %) and stored in basis points.
+    response = client.post(_url("add"), {"slug": "delta", "name_en": "Delta", "hall": "H2", "booth": "D1",
+                                         "commission_bps": "8", "name_zh_hans": "", "description_en": "",
+                                         "contact_email": ""})
     assert response.status_code == 302
     delta = Exhibitor.objects.get(slug="delta")
     assert delta.status == ExhibitorStatus.PENDING
+    assert delta.commission_bps == 800
     user = UserFactory(email="new@delta.test")
     response = client.post(_url("change", delta.pk), {
-        "slug": "delta", "name": "Delta", "hall": "H2", "booth": "D1", "commission_bps": "800",
-        "name_zh": "", "description": "", "contact_email": "",
+        "slug": "delta", "name_en": "Delta", "hall": "H2", "booth": "D1", "commission_bps": "8",
+        "name_zh_hans": "", "description_en": "", "contact_email": "",
         "memberships-TOTAL_FORMS": "1", "memberships-INITIAL_FORMS": "0",
         "memberships-0-user": user.pk, "memberships-0-role": "owner",
     })
@@ -174,7 +177,9 @@ def test_operator_creates_a_user_by_email(operator):
 def test_staff_profile_page_renders(staff_a, exhibitor_a):
     response = _client(staff_a).get(_url("change", exhibitor_a.pk))
     assert response.status_code == 200
-    assert "commission_bps" in response.context["adminform"].readonly_fields
+    # Staff read the commission (not editable) as a percentage.
+    assert "commission" in response.context["adminform"].readonly_fields
+    assert "10 %" in response.content.decode()
 
 
 # --- roles -----------------------------------------------------------------------------------

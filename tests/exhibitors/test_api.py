@@ -27,7 +27,7 @@ def test_list_fields_and_values(api_client):
     ExhibitorFactory(
         slug="jade-studio",
         name="Jade Studio",
-        name_zh="玉工作室",
+        name_zh_hans="玉工作室",
         hall="H2",
         booth="C07",
         description="Carved jade.",
@@ -96,8 +96,8 @@ def test_filter_by_hall_ignores_case(api_client):
     [("jade", ["jade-studio"]), ("玉", ["jade-studio"]), ("teapots", ["tea-house"]), ("STUDIO", ["jade-studio"])],
 )
 def test_search_names_in_english_and_chinese_and_descriptions(api_client, term, expected):
-    ExhibitorFactory(slug="jade-studio", name="Jade Studio", name_zh="玉工作室")
-    ExhibitorFactory(slug="tea-house", name="Tea House", name_zh="茶馆", description="Teapots and tea sets.")
+    ExhibitorFactory(slug="jade-studio", name="Jade Studio", name_zh_hans="玉工作室")
+    ExhibitorFactory(slug="tea-house", name="Tea House", name_zh_hans="茶馆", description="Teapots and tea sets.")
 
     assert slugs(api_client.get(LIST_URL, {"search": term})) == expected
 
