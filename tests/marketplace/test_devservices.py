@@ -24,7 +24,9 @@ def _listening() -> Iterator[int]:
 
 @pytest.fixture
 def clean_ports(monkeypatch):
-    for var in devservices.DEFAULT_PORTS:
+    # `make test` runs pytest under `devservices exec`, which sets DATABASE_URL/REDIS_URL: a test
+    # of the embedded servers must not inherit them.
+    for var in (*devservices.DEFAULT_PORTS, "DATABASE_URL", "REDIS_URL", "DATA_DIR"):
         monkeypatch.delenv(var, raising=False)
     return monkeypatch
 
