@@ -30,6 +30,15 @@ from apps.exhibitors.models import ExhibitorStatus
 from apps.orders.models import CustomerProductQuota, Order, OrderEvent, OrderLine, OrderLineEdition, OrderStatus
 from apps.payments.models import Payment
 from apps.payments.services import payment_get_or_create_for_order, payment_try_create_for_order
+from apps.payments.services.cancel import (
+    CLOSED_STATUSES,
+    PaymentAlreadyTaken,
+    PaymentInProgress,
+    PaymentProviderUnavailable,
+    PaymentsStillOpen,
+    payment_cancel_for_order,
+    payments_close_for_order_locked,
+)
 from marketplace.errors import InvalidState, LimitExceeded, NotOnSale, SlotFull, SlotRequired, SoldOut, ValidationFailed
 
 logger = structlog.get_logger(__name__)
@@ -37,6 +46,7 @@ logger = structlog.get_logger(__name__)
 MAX_QUANTITY = 10
 MAX_LINES = 20
 EXPIRE_BATCH = 200
+CANCEL_ROUNDS = 3  # an attempt created while cancelling sends the cancel round again
 
 
 @dataclass(frozen=True)
@@ -339,20 +349,45 @@ def _release_holds(order: Order) -> dict[str, Any]:
     return {"released_serials": sorted(serial for _, _, serial in links)} if links else {}
 
 
+def _close_payments_and_release_holds(order: Order) -> dict[str, Any]:
+    payments_close_for_order_locked(order_id=order.pk)
+    return _release_holds(order)
+
+
 def order_cancel(*, order_id: Any, actor: Any = None, note: str = "cancelled") -> Order:
-    """Cancel a pending order and release its hold at once.
+    """Cancel a pending order: its payment at the provider first, then the order, releasing the hold.
 
-    Raises Order.DoesNotExist for an unknown id, InvalidState unless pending payment. Idempotent:
-    cancelling a cancelled order changes nothing.
+    A shopper told "cancelled" is never charged: the provider decides whether the cancel or the
+    shopper's payment came first, and a cancelled payment can no longer succeed. Not inside a
+    transaction (DESIGN.md habit 4): the attempts are cancelled at the provider with no lock held
+    (`payment_cancel_for_order`), then one short transaction locks the order, re-checks that no
+    attempt is still open (one created meanwhile sends it round again), transitions and releases
+    the hold.
+
+    Raises Order.DoesNotExist for an unknown id; InvalidState unless pending payment;
+    PaymentAlreadyTaken (409 `already_paid`) when the provider had already taken the money (the
+    order is then paid, as the payment's webhook would make it); PaymentInProgress (409
+    `payment_in_progress`) while a payment is processing; PaymentProviderUnavailable (503) when
+    the provider cannot be reached (the order is unchanged; retry). Idempotent: cancelling a
+    cancelled order changes nothing and asks no provider.
     """
-    return _transition(order_id=order_id, name="cancel", target=OrderStatus.CANCELLED, actor=actor, note=note,
-                       effect=_release_holds)
+    for _round in range(CANCEL_ROUNDS):
+        if Order.objects.values_list("status", flat=True).get(pk=order_id) == OrderStatus.PENDING_PAYMENT:
+            payment_cancel_for_order(order_id=order_id, reason="requested_by_customer")
+        try:
+            return _transition(order_id=order_id, name="cancel", target=OrderStatus.CANCELLED, actor=actor, note=note,
+                               effect=_close_payments_and_release_holds)
+        except PaymentsStillOpen:
+            logger.info("order_cancel_attempt_created_meanwhile", order_id=str(order_id))
+    raise PaymentInProgress()
 
 
-def order_expire(*, order_id: Any, now: datetime | None = None) -> Order:
+def order_expire(*, order_id: Any, now: datetime | None = None, close_payments: bool = False) -> Order:
     """Expire a pending order whose hold ran out, releasing the hold.
 
-    Raises InvalidState if the order is not pending or not due yet. Idempotent.
+    Raises InvalidState if the order is not pending or not due yet. Idempotent. The provider is
+    not called here: the sweep cancels the attempts first, then expires with `close_payments`,
+    which raises PaymentsStillOpen (nothing changed) if an attempt is still open.
     """
     now = now or timezone.now()
 
@@ -360,6 +395,8 @@ def order_expire(*, order_id: Any, now: datetime | None = None) -> Order:
         if order.expires_at > now:
             raise InvalidState(_("Order %(number)s holds its inventory until %(time)s.")
                                % {"number": order.number, "time": order.expires_at.isoformat()})
+        if close_payments:
+            payments_close_for_order_locked(order_id=order.pk)
         return _release_holds(order)
 
     return _transition(order_id=order_id, name="expire", target=OrderStatus.EXPIRED, note="hold expired", effect=effect, now=now)
@@ -412,11 +449,21 @@ def _reclaim_holds(order: Order) -> dict[str, Any]:
 
 
 def order_mark_paid_late(*, order_id: Any, actor: Any = None, payload: dict[str, Any] | None = None) -> Order:
-    """A payment succeeded for an expired or cancelled order: re-claim its inventory and mark it
-    paid. Raises SoldOut, SlotFull or LimitExceeded (nothing changed) if the inventory is gone, and
-    InvalidState from any other state. Idempotent (an order already paid is left alone)."""
+    """A payment succeeded for an expired order: re-claim its inventory and mark it paid. Raises
+    SoldOut, SlotFull or LimitExceeded (nothing changed) if the inventory is gone, and InvalidState
+    from any other state, a cancelled order included: the shopper was told it is cancelled, so a
+    stray payment for it is refunded instead (`payment_apply_state`). Idempotent (an order
+    already paid is left alone)."""
+
+    def effect(order: Order) -> dict[str, Any]:
+        if order.status == OrderStatus.CANCELLED:
+            raise InvalidState(_("Order %(number)s is %(status)s; it cannot become %(target)s.")
+                               % {"number": order.number, "status": order.get_status_display().lower(),
+                                  "target": OrderStatus.PAID.label})
+        return _reclaim_holds(order)
+
     return _transition(order_id=order_id, name="pay_late", target=OrderStatus.PAID, actor=actor,
-                       note="late payment; inventory re-claimed", payload=payload, effect=_reclaim_holds)
+                       note="late payment; inventory re-claimed", payload=payload, effect=effect)
 
 
 def order_mark_fulfilled(*, order_id: Any, actor: Any = None) -> Order:
@@ -438,12 +485,17 @@ def order_mark_refunded(*, order_id: Any, partial: bool, actor: Any = None, payl
 
 
 def orders_expire_due(*, now: datetime | None = None, batch_size: int = EXPIRE_BATCH, max_batches: int = 50) -> int:
-    """Expire pending orders past `expires_at`, `batch_size` per transaction.
+    """Expire pending orders past `expires_at`, `batch_size` at a time.
 
-    Each batch is claimed with FOR UPDATE SKIP LOCKED (an order being paid or cancelled right now
-    is left to that request; a concurrent sweep takes other orders) and each order is expired by
-    `order_expire`, which re-checks its state under the lock. An order that fails is logged and
-    skipped. Idempotent. Returns how many orders were expired.
+    Each batch is picked with FOR UPDATE SKIP LOCKED in a short transaction (an order being paid
+    or cancelled right now is left to that request). Then, with no transaction open, an order
+    whose payment attempts could still take money has them cancelled at the provider first
+    (`payment_cancel_for_order`, reason "abandoned"), so an expired order is not charged later;
+    and each order is expired by `order_expire`, which re-checks its state and that no attempt is
+    still open under the order's lock. An order whose payment went through meanwhile becomes paid
+    instead; one whose payment is processing, or whose provider cannot be reached, stays pending
+    and is retried by the next sweep. An order that fails is logged and skipped. Idempotent; safe
+    to overlap. Returns how many orders were expired.
     """
     now = now or timezone.now()
     expired = 0
@@ -457,13 +509,22 @@ def orders_expire_due(*, now: datetime | None = None, batch_size: int = EXPIRE_B
                 .order_by("expires_at")
                 .values_list("pk", flat=True)[:batch_size]
             )
-            for order_id in ids:
-                try:
-                    order_expire(order_id=order_id, now=now)
-                    expired += 1
-                except (InvalidState, DatabaseError):
-                    logger.exception("order_expire_failed", order_id=str(order_id))
-                    failed.add(order_id)
+        with_payments = set(
+            Payment.objects.filter(order_id__in=ids, provider_reference__isnull=False).exclude(status__in=CLOSED_STATUSES)
+            .values_list("order_id", flat=True)
+        ) if ids else set()
+        for order_id in ids:
+            try:
+                if order_id in with_payments:
+                    payment_cancel_for_order(order_id=order_id, reason="abandoned")
+                order_expire(order_id=order_id, now=now, close_payments=True)
+                expired += 1
+            except (PaymentAlreadyTaken, PaymentInProgress, PaymentProviderUnavailable, PaymentsStillOpen) as exc:
+                logger.info("order_expire_deferred", order_id=str(order_id), reason=getattr(exc, "code", type(exc).__name__))
+                failed.add(order_id)
+            except (InvalidState, DatabaseError):
+                logger.exception("order_expire_failed", order_id=str(order_id))
+                failed.add(order_id)
         if len(ids) < batch_size:
             break
     return expired

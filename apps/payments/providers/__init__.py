@@ -11,6 +11,7 @@ from apps.payments.providers.base import (
     ProviderObject,
     ProviderPayment,
     VerifiedEvent,
+    WebhookPayloadError,
     WebhookSignatureError,
 )
 
@@ -35,5 +36,5 @@ def configured_provider_name() -> str:
 
 __all__ = [
     "AccountState", "PaymentProvider", "PaymentProviderError", "PaymentState", "ProviderObject", "ProviderPayment",
-    "VerifiedEvent", "WebhookSignatureError", "configured_provider_name", "get_provider",
+    "VerifiedEvent", "WebhookPayloadError", "WebhookSignatureError", "configured_provider_name", "get_provider",
 ]

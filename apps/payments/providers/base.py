@@ -25,6 +25,11 @@ class WebhookSignatureError(Exception):
     """A webhook whose signature is missing, wrong or too old."""
 
 
+class WebhookPayloadError(Exception):
+    """A correctly signed webhook whose body is not an event we can store (not a JSON object, no
+    string `id` or `type`, text Postgres cannot hold)."""
+
+
 @dataclass(frozen=True)
 class ProviderPayment:
     reference: str
@@ -75,6 +80,15 @@ class PaymentProvider(Protocol):
                        order_id: str) -> ProviderPayment: ...
 
     def retrieve_payment(self, *, reference: str) -> PaymentState: ...
+
+    def cancel_payment(self, *, payment_id: int, reference: str, reason: str = "requested_by_customer") -> PaymentState:
+        """Cancel the payment so that it can never take money, and return the provider's state
+        afterwards: `cancelled`, or, when the provider refused because the money is already taken
+        or being taken, `succeeded` / `processing` (never raised as an error). The provider
+        decides which came first, the shopper paying or the cancel. Idempotent: cancelling a
+        cancelled payment answers `cancelled`. Raises PaymentProviderError when the provider
+        cannot be reached or refuses for another reason."""
+        ...
 
     def create_refund(self, *, refund_id: int, payment_reference: str, amount: int) -> ProviderObject: ...
 

@@ -1,8 +1,10 @@
 """The offline provider: no network, no in-memory state, ids derived from our own row ids.
 
 A simulated payment's outcome is whatever the simulated events in the webhook inbox say (the
-shopper's POST .../payment/simulate stores them there), so "re-reading the PaymentIntent" works
-exactly as with Stripe: from a source other than the event being processed. Refunds, transfers
+shopper's POST .../payment/simulate stores them there; a cancel stores a `payment_intent.canceled`
+one), so "re-reading the PaymentIntent" works exactly as with Stripe: from a source other than the
+event being processed. As at Stripe, a cancelled payment can no longer succeed and a succeeded one
+can no longer be cancelled. Refunds, transfers
 and reversals succeed at once with deterministic ids, so the same id comes back for the same
 operation (idempotent by construction).
 
@@ -28,6 +30,7 @@ from apps.payments.providers.base import (
 
 SUCCEEDED_EVENT = "payment_intent.succeeded"
 FAILED_EVENT = "payment_intent.payment_failed"
+CANCELED_EVENT = "payment_intent.canceled"
 ACCOUNT_EVENT = "account.updated"
 
 
@@ -60,16 +63,34 @@ class SimulatedProvider:
         payment = Payment.objects.filter(provider=self.name, provider_reference=reference).first()
         if payment is None:
             raise PaymentProviderError(f"No simulated payment {reference}.", retryable=False)
-        types = set(WebhookEvent.objects.filter(provider=self.name, object_reference=reference)
-                    .values_list("type", flat=True))
-        if SUCCEEDED_EVENT in types:  # success is final, whatever order the events came in
+        types = list(WebhookEvent.objects.filter(provider=self.name, object_reference=reference)
+                     .order_by("pk").values_list("type", flat=True))
+        # Success and cancellation are both final: the first one stored wins, whatever came after
+        # (the inbox never holds both: `webhook_record_simulated` stores one only without the
+        # other, under the payment's lock). A failure is not final: the shopper may pay again.
+        final = next((t for t in types if t in (SUCCEEDED_EVENT, CANCELED_EVENT)), None)
+        if final == SUCCEEDED_EVENT:
             return PaymentState(reference=reference, status="succeeded", amount=payment.amount,
                                 currency=payment.currency, charge_reference=f"sim_ch_{payment.pk}")
+        if final == CANCELED_EVENT:
+            return PaymentState(reference=reference, status="cancelled", amount=payment.amount, currency=payment.currency)
         if FAILED_EVENT in types:
             return PaymentState(reference=reference, status="failed", amount=payment.amount, currency=payment.currency,
                                 failure_message="Simulated decline.")
         return PaymentState(reference=reference, status="requires_payment", amount=payment.amount,
                             currency=payment.currency)
+
+    def cancel_payment(self, *, payment_id: int, reference: str, reason: str = "requested_by_customer") -> PaymentState:
+        """Store a simulated `payment_intent.canceled` event, unless the payment succeeded first
+        (then the cancel is refused and `succeeded` returned), and answer the resulting state."""
+        from apps.payments.models import Payment
+        from apps.payments.services.webhooks import webhook_record_simulated
+
+        payment = Payment.objects.filter(provider=self.name, provider_reference=reference).first()
+        if payment is None:
+            raise PaymentProviderError(f"No simulated payment {reference}.", retryable=False)
+        webhook_record_simulated(payment=payment, outcome="canceled")
+        return self.retrieve_payment(reference=reference)
 
     def create_refund(self, *, refund_id: int, payment_reference: str, amount: int) -> ProviderObject:
         return ProviderObject(reference=f"sim_re_{refund_id}", status="succeeded")

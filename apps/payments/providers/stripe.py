@@ -10,6 +10,7 @@
 """
 
 import json
+import time
 from typing import Any
 
 import stripe
@@ -23,6 +24,7 @@ from apps.payments.providers.base import (
     ProviderObject,
     ProviderPayment,
     VerifiedEvent,
+    WebhookPayloadError,
     WebhookSignatureError,
 )
 
@@ -57,6 +59,58 @@ def _get(obj: Any, key: str, default: Any = None) -> Any:
         return obj[key]
     except (KeyError, TypeError, AttributeError):
         return default
+
+
+_MAX_EVENT_DEPTH = 64
+
+
+def _signature_timestamp(header: str) -> int:
+    """`t` of a Stripe-Signature header the SDK has already verified (so it is there, an int)."""
+    return int(next(item.split("=", 1)[1] for item in header.split(",") if item.split("=", 1)[0] == "t"))
+
+
+def _storable(value: Any) -> bool:
+    """No NUL and no unpaired surrogate in any key or string, at most _MAX_EVENT_DEPTH deep:
+    what a Postgres jsonb column holds. Iterative, so a deep body cannot exhaust the stack."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > _MAX_EVENT_DEPTH:
+            return False
+        if isinstance(item, dict):
+            stack.extend((key, depth + 1) for key in item)
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return False
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+    return True
+
+
+def _event_payload(body: bytes) -> dict[str, Any]:
+    """The signed body as an event: a JSON object with a non-empty string `id` (at most 255
+    characters) and `type` (at most 100), `data` and `data.object` objects when present, whose
+    `data.object.id` is a string when present. Raises WebhookPayloadError otherwise."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise WebhookPayloadError("The body is not JSON.") from exc
+    if not isinstance(payload, dict) or not _storable(payload):
+        raise WebhookPayloadError("The body is not a storable JSON object.")
+    event_id, event_type, data = payload.get("id"), payload.get("type"), payload.get("data", {})
+    if not (isinstance(event_id, str) and 0 < len(event_id) <= 255):
+        raise WebhookPayloadError("The event has no usable id.")
+    if not (isinstance(event_type, str) and 0 < len(event_type) <= 100):
+        raise WebhookPayloadError("The event has no usable type.")
+    obj = data.get("object", {}) if isinstance(data, dict) else None
+    if not isinstance(obj, dict) or not isinstance(obj.get("id", ""), str) or len(obj.get("id", "")) > 255:
+        raise WebhookPayloadError("The event's data is not an object with a string id.")
+    return payload
 
 
 class StripeProvider:
@@ -151,6 +205,21 @@ class StripeProvider:
     def retrieve_payment(self, *, reference: str) -> PaymentState:
         return self._state(self._call(self.client.v1.payment_intents.retrieve, reference))
 
+    def cancel_payment(self, *, payment_id: int, reference: str, reason: str = "requested_by_customer") -> PaymentState:
+        # No fixed idempotency key: cancelling is idempotent by nature, and a key would replay a
+        # refusal ("processing") for 24 hours after the intent became cancellable again. The SDK
+        # still adds its own key to its network retries.
+        try:
+            intent = self._call(self.client.v1.payment_intents.cancel, reference,
+                                params={"cancellation_reason": reason})
+        except PaymentProviderError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, stripe.InvalidRequestError) and cause.code == "payment_intent_unexpected_state":
+                # Already succeeded, processing or cancelled: Stripe decided which came first.
+                return self.retrieve_payment(reference=reference)
+            raise
+        return self._state(intent)
+
     # --- refunds ----------------------------------------------------------------------------------
 
     def create_refund(self, *, refund_id: int, payment_reference: str, amount: int) -> ProviderObject:
@@ -212,15 +281,22 @@ class StripeProvider:
     # --- webhooks ---------------------------------------------------------------------------------
 
     def verify_webhook(self, *, body: bytes, signature: str | None) -> VerifiedEvent:
-        """Check the Stripe-Signature header (HMAC, timestamp within the tolerance) before anything
-        is parsed or stored. Raises WebhookSignatureError on any failure."""
+        """Check the Stripe-Signature header (HMAC, timestamp within the tolerance either way) before
+        anything is parsed or stored, then the event's shape. Raises WebhookSignatureError on a
+        missing, wrong, too old or future signature, WebhookPayloadError on a signed body that is
+        not an event (see `_event_payload`)."""
         if not signature or not self.webhook_secret:
             raise WebhookSignatureError("Missing signature or webhook secret.")
         try:
-            event = stripe.Webhook.construct_event(body, signature, self.webhook_secret, tolerance=self.webhook_tolerance)
+            stripe.WebhookSignature.verify_header(body, signature, self.webhook_secret, tolerance=self.webhook_tolerance)
         except (stripe.SignatureVerificationError, ValueError) as exc:
             raise WebhookSignatureError(str(exc)) from exc
-        payload = json.loads(body)
-        obj = _get(_get(payload, "data", {}), "object", {}) or {}
-        return VerifiedEvent(event_id=str(event["id"]), type=str(event["type"]), object_reference=str(_get(obj, "id", "")),
+        # The SDK only refuses timestamps too far in the past; one too far in the future is as
+        # suspect (a signature minted ahead of time would stay replayable for that long).
+        timestamp = _signature_timestamp(signature)
+        if self.webhook_tolerance and timestamp > time.time() + self.webhook_tolerance:
+            raise WebhookSignatureError(f"Timestamp in the future, outside the tolerance zone ({timestamp}).")
+        payload = _event_payload(body)
+        obj = _get(payload.get("data") or {}, "object", None) or {}
+        return VerifiedEvent(event_id=payload["id"], type=payload["type"], object_reference=str(obj.get("id") or ""),
                              payload=payload)

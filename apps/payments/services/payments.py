@@ -10,7 +10,7 @@ trusting an event body.
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -34,21 +34,76 @@ def payment_create_for_order(*, order: "Order", attempt: int | None = None) -> P
     idempotent: each call is a new attempt (whose provider call is idempotent on the attempt's
     id); two attempts with one number fail on the (order, attempt) unique constraint. Raises
     PaymentProviderError when the provider fails; the attempt then stays `created` without a
-    client secret, and a later call makes a new attempt.
+    client secret, and a later call makes a new attempt. Raises InvalidState when the order is no
+    longer pending payment in the database (cancelled or expired meanwhile, e.g. by a concurrent
+    cancel): no attempt is then created, or the one created is cancelled at the provider.
     """
     provider = get_provider()
     if attempt is None:
         attempt = (Payment.objects.filter(order=order).aggregate(n=Max("attempt"))["n"] or 0) + 1
-    payment = Payment.objects.create(
-        order=order, attempt=attempt, provider=provider.name, amount=order.total, currency=order.currency,
-    )
+    payment = Payment(order=order, attempt=attempt, provider=provider.name, amount=order.total, currency=order.currency)
+    if not _insert_while_order_pending(payment):
+        raise _order_closed(order)
     result = provider.create_payment(payment_id=payment.pk, amount=payment.amount, currency=payment.currency,
                                      order_number=order.number, order_id=str(order.pk))
     payment.provider_reference = result.reference
     payment.client_secret = result.client_secret
     payment.status = result.status if result.status != PaymentStatus.SUCCEEDED else PaymentStatus.PROCESSING
-    payment.save(update_fields=["provider_reference", "client_secret", "status", "updated_at"])
+    payment.updated_at = timezone.now()
+    # Only while still `created`: the order's cancel closes an attempt it finds without a
+    # reference (a create in flight); then this one must not hand out a client secret.
+    if not Payment.objects.filter(pk=payment.pk, status=PaymentStatus.CREATED).update(
+            provider_reference=payment.provider_reference, client_secret=payment.client_secret, status=payment.status,
+            updated_at=payment.updated_at):
+        _cancel_orphan(payment_id=payment.pk, reference=result.reference)
+        raise _order_closed(order)
     return payment
+
+
+def _insert_while_order_pending(payment: Payment) -> bool:
+    """INSERT the attempt only while its order is pending payment, in one statement that takes a
+    share lock on the order row. A cancel (or expiry) holding the order's lock makes it wait and
+    then see the order closed; an attempt inserted first is seen by the cancel's re-check under
+    that lock (`payments_close_for_order_locked`). Sets the row's id. Returns False if not inserted."""
+    from apps.orders.models import Order, OrderStatus
+
+    fields = [f for f in Payment._meta.local_concrete_fields if not f.primary_key]
+    values = [f.get_db_prep_save(f.pre_save(payment, add=True), connection) for f in fields]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    placeholders = ", ".join(f"%s::{f.db_type(connection)}" for f in fields)
+    sql = (f"INSERT INTO {quote(Payment._meta.db_table)} ({columns}) SELECT {placeholders} "  # noqa: S608 - names only
+           f"FROM {quote(Order._meta.db_table)} o WHERE o.id = %s AND o.status = %s FOR SHARE OF o RETURNING id")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, payment.order_id, OrderStatus.PENDING_PAYMENT])
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    payment.pk = row[0]
+    payment._state.adding = False
+    payment._state.db = connection.alias
+    return True
+
+
+def _order_closed(order: "Order") -> Exception:
+    from apps.orders.models import Order, OrderStatus
+    from marketplace.errors import InvalidState
+
+    status = Order.objects.values_list("status", flat=True).get(pk=order.pk)
+    return InvalidState(_("Order %(number)s is %(status)s; there is nothing to pay.")
+                        % {"number": order.number, "status": OrderStatus(status).label})
+
+
+def _cancel_orphan(*, payment_id: int, reference: str) -> None:
+    """An attempt created at the provider after the order's cancel closed it: keep its reference
+    (a stray success then finds it and is refunded) and cancel it. Best effort: its client
+    secret was never handed out, so nobody can pay it."""
+    payment = Payment.objects.get(pk=payment_id)
+    Payment.objects.filter(pk=payment_id, provider_reference__isnull=True).update(provider_reference=reference)
+    try:
+        get_provider(payment.provider).cancel_payment(payment_id=payment_id, reference=reference, reason="abandoned")
+    except PaymentProviderError:
+        logger.warning("payment_orphan_cancel_failed", payment_id=payment_id, exc_info=True)
 
 
 def payment_get_or_create_for_order(*, order: "Order") -> Payment:
@@ -65,11 +120,17 @@ def payment_get_or_create_for_order(*, order: "Order") -> Payment:
 
 def payment_try_create_for_order(*, order: "Order", attempt: int | None = None) -> Payment | None:
     """`payment_create_for_order`, but a provider failure is logged and answered with None: the
-    order and its hold stand, and the shopper retries through POST /orders/{id}/payment."""
+    order and its hold stand, and the shopper retries through POST /orders/{id}/payment. An order
+    cancelled meanwhile gets no payment either (None)."""
+    from marketplace.errors import InvalidState
+
     try:
         return payment_create_for_order(order=order, attempt=attempt)
     except PaymentProviderError:
         logger.warning("payment_create_failed", order_id=str(order.pk), exc_info=True)
+        return None
+    except InvalidState:
+        logger.info("payment_create_order_closed", order_id=str(order.pk))
         return None
 
 
@@ -119,8 +180,10 @@ def payment_apply_state(*, payment_id: int, state: PaymentState, now: Any = None
     confirmation all serialise here and the second one finds the work done. On success, once per
     payment: the payment becomes succeeded, the capture is written to the ledger, and
     - a pending order becomes paid (holds sold), fulfilment and payouts are scheduled after commit;
-    - an expired or cancelled order re-claims its inventory and becomes paid if all of it is still
-      free; otherwise the payment is refunded automatically and raised to operators;
+    - a cancelled order stays cancelled (the shopper was told so; its cancel cancelled the
+      provider's payment first, so this is a provider race): refunded automatically and raised;
+    - an expired order re-claims its inventory and becomes paid if all of it is still free;
+      otherwise the payment is refunded automatically and raised to operators;
     - an order paid already (another attempt) or otherwise closed: refunded and raised likewise.
     A failure or cancellation only marks the payment: the order stays payable until it expires.
     Returns a short outcome label. Idempotent.
@@ -154,7 +217,12 @@ def payment_apply_state(*, payment_id: int, state: PaymentState, now: Any = None
         if order.status == OrderStatus.PENDING_PAYMENT:
             _paid(order, payment, late=False)
             return "paid"
-        if order.status in (OrderStatus.EXPIRED, OrderStatus.CANCELLED):
+        if order.status == OrderStatus.CANCELLED:
+            _void(order=order, payment=payment, amount=state.amount,
+                  reason=f"Payment arrived for cancelled order {order.number}; the shopper was told it is cancelled. "
+                         "Refunded automatically.")
+            return "voided_cancelled"
+        if order.status == OrderStatus.EXPIRED:
             try:
                 with transaction.atomic():
                     _paid(order, payment, late=True)
@@ -200,5 +268,10 @@ def payment_simulate(*, order: "Order", outcome: str) -> Payment:
     payment = payment_get_or_create_for_order(order=order)
     if payment.provider != "simulated":
         payment = payment_create_for_order(order=order)
-    webhook_record_simulated(payment=payment, outcome=outcome)
+    if webhook_record_simulated(payment=payment, outcome=outcome) is None and payment.provider_reference:
+        # A duplicate, or refused: the payment was cancelled first (the order's cancel), as a
+        # Stripe confirmation of a cancelled PaymentIntent is refused.
+        state = get_provider("simulated").retrieve_payment(reference=payment.provider_reference)
+        if state.status == PaymentStatus.CANCELLED:
+            raise InvalidState(_("This payment was cancelled; there is nothing to pay."))
     return payment

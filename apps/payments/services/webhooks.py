@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from apps.payments.models import ConnectAccount, Payment, Refund, WebhookEvent, WebhookStatus
 from apps.payments.providers import PaymentProviderError, VerifiedEvent, get_provider
-from apps.payments.providers.simulated import FAILED_EVENT, SUCCEEDED_EVENT
+from apps.payments.providers.simulated import CANCELED_EVENT, FAILED_EVENT, SUCCEEDED_EVENT
 from apps.payments.services.common import enqueue_after_commit
 
 logger = structlog.get_logger(__name__)
@@ -58,26 +58,41 @@ def _json(payload: dict[str, Any]) -> str:
 
 
 def webhook_receive(*, body: bytes, signature: str | None) -> int | None:
-    """Verify a Stripe delivery and store it. Raises WebhookSignatureError (bad, missing or too old
-    signature; also non-JSON) before anything is written or enqueued. Idempotent per event id."""
+    """Verify a Stripe delivery and store it. Raises WebhookSignatureError (bad, missing, too old or
+    future signature) or WebhookPayloadError (signed, but not an event with a string id and type)
+    before anything is written or enqueued. Idempotent per event id."""
     event = get_provider("stripe").verify_webhook(body=body, signature=signature)
     return _store(provider="stripe", event=event)
+
+
+SIMULATED_EVENTS = {"succeeded": SUCCEEDED_EVENT, "failed": FAILED_EVENT, "canceled": CANCELED_EVENT}
 
 
 def webhook_record_simulated(*, payment: Payment, outcome: str) -> int | None:
     """The simulated provider's "webhook": a simulated event for the payment in the same inbox.
 
-    The event id is derived from the payment and the outcome, so simulating the same outcome twice
-    is one event. Returns the new row's id or None for a duplicate."""
-    event_type = SUCCEEDED_EVENT if outcome == "succeeded" else FAILED_EVENT
+    `outcome` is "succeeded", "failed" or "canceled" (the provider's cancel). The event id is
+    derived from the payment and the outcome, so simulating the same outcome twice is one event.
+    Success and cancellation exclude each other, as at Stripe: under the payment row's lock, the
+    one stored first wins and the other is not stored. Returns the new row's id, or None for a
+    duplicate or an outcome refused that way. Must not run while the caller holds the order's lock
+    (the payments services lock order, then payment)."""
+    event_type = SIMULATED_EVENTS[outcome]
     reference = payment.provider_reference or ""
-    event = VerifiedEvent(
-        event_id=f"sim_evt_{payment.pk}_{outcome}", type=event_type, object_reference=reference,
-        payload={"id": f"sim_evt_{payment.pk}_{outcome}", "object": "event", "type": event_type,
-                 "data": {"object": {"id": reference, "object": "payment_intent",
-                                     "metadata": {"payment_id": str(payment.pk), "order_id": str(payment.order_id)}}}},
-    )
-    return _store(provider="simulated", event=event)
+    with transaction.atomic():
+        list(Payment.objects.select_for_update().filter(pk=payment.pk).values_list("pk", flat=True))
+        if event_type != FAILED_EVENT:
+            rival = CANCELED_EVENT if event_type == SUCCEEDED_EVENT else SUCCEEDED_EVENT
+            if WebhookEvent.objects.filter(provider="simulated", object_reference=reference, type=rival).exists():
+                logger.info("simulated_outcome_refused", payment_id=payment.pk, outcome=outcome, rival=rival)
+                return None
+        event = VerifiedEvent(
+            event_id=f"sim_evt_{payment.pk}_{outcome}", type=event_type, object_reference=reference,
+            payload={"id": f"sim_evt_{payment.pk}_{outcome}", "object": "event", "type": event_type,
+                     "data": {"object": {"id": reference, "object": "payment_intent",
+                                         "metadata": {"payment_id": str(payment.pk), "order_id": str(payment.order_id)}}}},
+        )
+        return _store(provider="simulated", event=event)
 
 
 def _payment_for(event: WebhookEvent) -> Payment | None:
