@@ -89,6 +89,9 @@ def django_env(database: str, **extra: str) -> dict[str, str]:
         "DATA_DIR": str(DATA_DIR),
         "PAYMENT_PROVIDER": "simulated",
         "PAYMENTS_ALLOW_SIMULATED": "true",  # production settings refuse it otherwise
+        # The harness stands in for the proxy: its X-Forwarded-For (one address per simulated
+        # shopper, scenarios._xff) is the client address of the throttles, as behind a real one.
+        "TRUSTED_PROXY_COUNT": "1",
         "SENTRY_DSN": "",
         "PYTHONUNBUFFERED": "1",
         "PYTHONPATH": str(ROOT),

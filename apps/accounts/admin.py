@@ -6,6 +6,8 @@ who acts for an exhibitor is managed through memberships on the exhibitor (opera
 
 from typing import Any
 
+from axes.models import AccessAttempt, AccessLog
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
@@ -84,3 +86,63 @@ admin.site.unregister(Group)
 @admin.register(Group)
 class GroupAdmin(OperatorsOnlyMixin, BaseGroupAdmin, ModelAdmin):
     pass
+
+
+# The admin login lockout (django-axes, apps/accounts/loginguard.py). Operators see who is locked
+# out and unlock them by deleting the attempt ("Delete selected" or the row's delete button); the
+# success log is read-only. Exhibitor staff reach neither (OperatorsOnlyMixin).
+
+
+class LockedOutFilter(admin.SimpleListFilter):
+    title = _("locked out")
+    parameter_name = "locked_out"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        limit = settings.AXES_FAILURE_LIMIT
+        if self.value() == "yes":
+            return queryset.filter(failures_since_start__gte=limit)
+        if self.value() == "no":
+            return queryset.filter(failures_since_start__lt=limit)
+        return queryset
+
+
+@admin.register(AccessAttempt)
+class AccessAttemptAdmin(OperatorsOnlyMixin, ModelAdmin):
+    list_display = ("username", "ip_address", "failures_since_start", "attempt_time", "path_info")
+    list_filter = (LockedOutFilter, "attempt_time")
+    search_fields = ("username", "ip_address")
+    date_hierarchy = "attempt_time"
+    ordering = ("-attempt_time",)
+    readonly_fields = ("username", "ip_address", "user_agent", "path_info", "http_accept", "failures_since_start",
+                       "attempt_time", "get_data", "post_data")
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AccessLog)
+class AccessLogAdmin(OperatorsOnlyMixin, ModelAdmin):
+    list_display = ("username", "ip_address", "attempt_time", "logout_time", "path_info")
+    list_filter = ("attempt_time", "logout_time")
+    search_fields = ("username", "ip_address")
+    date_hierarchy = "attempt_time"
+    ordering = ("-attempt_time",)
+    readonly_fields = ("username", "ip_address", "user_agent", "path_info", "http_accept", "attempt_time",
+                       "logout_time")
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,5 +1,7 @@
 """Shopper accounts through allauth headless, `app` client (API.md "Shoppers: accounts")."""
 
+from urllib.parse import unquote
+
 import pytest
 from django.core import mail
 from rest_framework.test import APIClient
@@ -16,14 +18,96 @@ def client() -> APIClient:
     return APIClient()
 
 
-def test_signup_returns_a_session_token_the_api_accepts(db, client):
+def _verify_key(email: str) -> str:
+    [message] = [m for m in mail.outbox if m.to == [email]]
+    return unquote(message.body.split("/account/verify-email/")[1].split()[0])  # the link quotes it
+
+
+def test_signup_then_verifying_the_email_gives_a_session_token_the_api_accepts(db, client):
     response = client.post(f"{AUTH}/signup", {"email": "New@Shopper.test", "password": PASSWORD_NEW}, format="json")
 
-    assert response.status_code == 200, response.content
-    token = response.json()["meta"]["session_token"]
+    # signup asks for the email first (the same answer a known email gets, below)
+    assert response.status_code == 401, response.content
+    assert {"id": "verify_email", "is_pending": True} in response.json()["data"]["flows"]
+    pending = response.json()["meta"]["session_token"]
     assert User.objects.filter(email="new@shopper.test").exists()
-    orders = APIClient().get("/api/v1/orders/", headers={"X-Session-Token": token})
-    assert orders.status_code == 200
+    assert APIClient().get("/api/v1/orders/", headers={"X-Session-Token": pending}).status_code == 401
+
+    verified = APIClient().post(f"{AUTH}/email/verify", {"key": _verify_key("new@shopper.test")}, format="json",
+                                headers={"X-Session-Token": pending})
+
+    assert verified.status_code == 200, verified.content
+    token = verified.json()["meta"].get("session_token", pending)
+    assert APIClient().get("/api/v1/orders/", headers={"X-Session-Token": token}).status_code == 200
+
+
+def test_signup_answers_a_known_email_exactly_as_a_new_one(db, client):
+    UserFactory(email="shopper@expo.test")
+
+    known = client.post(f"{AUTH}/signup", {"email": "Shopper@Expo.test", "password": PASSWORD_NEW}, format="json")
+    new = APIClient().post(f"{AUTH}/signup", {"email": "fresh@expo.test", "password": PASSWORD_NEW}, format="json")
+
+    def shape(response):
+        body = response.json()
+        return response.status_code, body["data"], sorted(body["meta"]), len(body["meta"]["session_token"])
+
+    assert shape(known) == shape(new)
+    assert known.json()["meta"]["session_token"] != new.json()["meta"]["session_token"]
+    # the owner hears of it; no second account, and the password sent does not sign anyone in
+    [owner_mail] = [m for m in mail.outbox if m.to == ["shopper@expo.test"]]
+    assert "already" in owner_mail.subject.lower()
+    assert User.objects.filter(email__iexact="shopper@expo.test").count() == 1
+    login = APIClient().post(f"{AUTH}/login", {"email": "shopper@expo.test", "password": PASSWORD_NEW}, format="json")
+    assert login.status_code == 400
+
+
+def test_allauth_endpoints_accept_the_token_they_issued(db, client):
+    # given a shopper signed in through the API
+    UserFactory(email="shopper@expo.test")
+    token = client.post(f"{AUTH}/login", {"email": "shopper@expo.test", "password": PASSWORD},
+                        format="json").json()["meta"]["session_token"]
+    api = APIClient(headers={"X-Session-Token": token})
+
+    # when they read their session and e-mail addresses
+    session = api.get(f"{AUTH}/session")
+    emails = api.get("/_allauth/app/v1/account/email")
+
+    # then allauth knows them (it answered 401 to its own token before)
+    assert session.status_code == 200, session.content
+    assert session.json()["data"]["user"]["email"] == "shopper@expo.test"
+    assert session.json()["meta"]["is_authenticated"] is True
+    assert emails.status_code == 200, emails.content
+
+
+def test_password_change_with_the_token_end_to_end(db, client):
+    UserFactory(email="shopper@expo.test")
+    token = client.post(f"{AUTH}/login", {"email": "shopper@expo.test", "password": PASSWORD},
+                        format="json").json()["meta"]["session_token"]
+
+    changed = APIClient().post("/_allauth/app/v1/account/password/change",
+                               {"current_password": PASSWORD, "new_password": PASSWORD_NEW}, format="json",
+                               headers={"X-Session-Token": token})
+
+    assert changed.status_code == 200, changed.content
+    # allauth hands out a fresh session token; the old password is refused, the new one accepted
+    fresh = changed.json()["meta"]["session_token"]
+    assert APIClient().get("/api/v1/orders/", headers={"X-Session-Token": fresh}).status_code == 200
+    old = APIClient().post(f"{AUTH}/login", {"email": "shopper@expo.test", "password": PASSWORD}, format="json")
+    new = APIClient().post(f"{AUTH}/login", {"email": "shopper@expo.test", "password": PASSWORD_NEW}, format="json")
+    assert old.status_code == 400
+    assert new.status_code == 200
+
+
+def test_password_change_refuses_a_wrong_current_password(db, client):
+    UserFactory(email="shopper@expo.test")
+    token = client.post(f"{AUTH}/login", {"email": "shopper@expo.test", "password": PASSWORD},
+                        format="json").json()["meta"]["session_token"]
+
+    response = APIClient().post("/_allauth/app/v1/account/password/change",
+                                {"current_password": "not-it-at-all", "new_password": PASSWORD_NEW}, format="json",
+                                headers={"X-Session-Token": token})
+
+    assert response.status_code == 400
 
 
 def test_login_with_email_returns_a_session_token(db, client):

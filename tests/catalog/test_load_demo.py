@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.files.storage import FileSystemStorage
 from django.core.management import CommandError, call_command
+from django.test import RequestFactory
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -165,21 +166,21 @@ def test_demo_accounts_exist_and_authenticate_with_the_demo_password():
     load_demo()
 
     # then
-    operator = authenticate(email=OPERATOR_EMAIL, password=DEMO_PASSWORD)
+    operator = authenticate(RequestFactory().post("/admin/login/"), email=OPERATOR_EMAIL, password=DEMO_PASSWORD)
     assert operator is not None
     assert operator.is_superuser
     assert operator.is_staff
-    shopper = authenticate(email=SHOPPER_EMAIL, password=DEMO_PASSWORD)
+    shopper = authenticate(RequestFactory().post("/admin/login/"), email=SHOPPER_EMAIL, password=DEMO_PASSWORD)
     assert shopper is not None
     assert not shopper.is_staff
     assert not shopper.is_superuser
     for exhibitor in Exhibitor.objects.all():
-        staff = authenticate(email=staff_email(exhibitor.slug), password=DEMO_PASSWORD)
+        staff = authenticate(RequestFactory().post("/admin/login/"), email=staff_email(exhibitor.slug), password=DEMO_PASSWORD)
         assert staff is not None
         assert staff.is_staff
         assert not staff.is_superuser
         assert list(staff.exhibitors.all()) == [exhibitor]
-    assert authenticate(email=SHOPPER_EMAIL, password="wrong-password") is None
+    assert authenticate(RequestFactory().post("/admin/login/"), email=SHOPPER_EMAIL, password="wrong-password") is None
 
 
 def test_demo_staff_see_only_their_own_exhibitors_products():
