@@ -5,6 +5,7 @@ Use it from a test module with `from tests.browser import *  # noqa: F403` or im
 """
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,80 @@ needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.envi
                                     reason="Debian's chromium is not installed (make browser)")
 
 
+# Content-Security-Policy violations seen by any page of a browser made by `launch` during the
+# current test; `no_csp_violations` (autouse) fails the test when there is one. The page reports
+# them itself (a securitypolicyviolation listener, injected before any page script runs, which
+# no CSP can stop) and Chromium logs them to the console ("… violates the following Content
+# Security Policy directive …").
+CSP_VIOLATIONS: list[str] = []
+_CSP_LISTENER = """document.addEventListener("securitypolicyviolation", (e) => console.error(
+  `CSP violation: ${e.violatedDirective} refused ${e.blockedURI || "inline"} on ${e.documentURI} (${e.sourceFile}:${e.lineNumber})`));"""
+
+
+# Violations that are the policy working as meant, not a page broken by it.
+EXPECTED_CSP_VIOLATIONS = (
+    # Redoc's bundle hard-codes its footer logo on Redocly's CDN (no option turns it off): the
+    # policy keeps the page off the CDN, and the image hides itself when it fails to load.
+    "https://cdn.redoc.ly/redoc/logo-mini.svg",
+)
+
+
+def _on_console(message) -> None:
+    text = message.text
+    if ("Content Security Policy" in text or "CSP violation" in text) and not any(
+            expected in text for expected in EXPECTED_CSP_VIOLATIONS):
+        CSP_VIOLATIONS.append(text)
+
+
+def _watch(target) -> None:
+    """Record CSP violations of a page or of every page of a context."""
+    target.add_init_script(script=_CSP_LISTENER)
+    target.on("console", _on_console)
+
+
 def launch(playwright, extra_args: list[str] | None = None):
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *(extra_args or [])])
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *(extra_args or [])])
+    new_context, new_page = browser.new_context, browser.new_page
+
+    def watched_context(*args, **kwargs):
+        context = new_context(*args, **kwargs)
+        _watch(context)
+        return context
+
+    def watched_page(*args, **kwargs):
+        page = new_page(*args, **kwargs)
+        _watch(page)
+        return page
+
+    browser.new_context, browser.new_page = watched_context, watched_page
+    return browser
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations():
+    CSP_VIOLATIONS.clear()
+    yield
+    violations, CSP_VIOLATIONS[:] = list(CSP_VIOLATIONS), []
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
+
+
+def wait_for_js(page, expression: str, arg=None, *, timeout: float = WAIT_MS) -> None:
+    """`page.wait_for_function` without eval in the page: Playwright compiles that predicate with
+    `new Function` inside the page, which every CSP without 'unsafe-eval' refuses (all pages but
+    the admin's). `page.evaluate` goes through the DevTools protocol, which no CSP restricts."""
+    from playwright.sync_api import Error
+
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        try:
+            if page.evaluate(expression, arg):
+                return
+        except Error as exc:  # a navigation or reload replaced the document meanwhile
+            if "context was destroyed" not in str(exc) and "navigat" not in str(exc):
+                raise
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{expression!r} still false after {timeout} ms")
+        page.wait_for_timeout(100)
 
 
 @pytest.fixture

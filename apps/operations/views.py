@@ -27,7 +27,8 @@ from apps.operations.selectors import Overview, QueueItem, ThroughputPoint
 from marketplace.tenancy import is_operator
 
 CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 600, 160, 24
-# Names double as the legend, translated in the template ({% translate s.name %}).
+# Names double as the legend, translated in the template ({% translate s.name %}); the legend's
+# swatches take the same colours from static/operations/console.css (.swatch-<name>).
 SERIES = ((gettext_noop("placed"), "#2563eb"), (gettext_noop("paid"), "#16a34a"), (gettext_noop("fulfilled"), "#9333ea"))
 
 

@@ -19,7 +19,7 @@ from PIL import Image
 from apps.catalog.models import ServiceSlot
 from apps.fulfilment import services
 from apps.notifications.models import Notification
-from tests.browser import SCREENSHOTS, WAIT_MS, needs_chromium, screenshot
+from tests.browser import SCREENSHOTS, WAIT_MS, needs_chromium, screenshot, wait_for_js
 from tests.factories import authenticated_client, paid_order
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), needs_chromium]
@@ -65,8 +65,7 @@ def _decode(png: bytes) -> list[str]:
 
 
 def _natural_width(page, selector: str) -> int:
-    page.wait_for_function(f"() => document.querySelector('{selector}') && document.querySelector('{selector}').complete",
-                           timeout=WAIT_MS)
+    wait_for_js(page, f"() => document.querySelector('{selector}') && document.querySelector('{selector}').complete")
     return int(page.eval_on_selector(selector, "img => img.naturalWidth"))
 
 
@@ -95,8 +94,7 @@ def test_shopper_opens_every_link_of_their_library(browser, live_server, setting
     page = context.new_page()
     booking_url = items["service"]["booking"]["access_url"]
     page.goto(booking_url)
-    page.wait_for_function("() => /\\d\\d:\\d\\d:\\d\\d/.test(document.getElementById('countdown').textContent)",
-                           timeout=WAIT_MS)
+    wait_for_js(page, "() => /\\d\\d:\\d\\d:\\d\\d/.test(document.getElementById('countdown').textContent)")
     assert "Health consult" in page.inner_text("main")
     assert f"Hall H1, booth {units['service'].exhibitor.booth}" in page.inner_text("main")
     screenshot(page, "shopper-booking")

@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.fulfilment.services import fulfilment_fulfil_order
-from tests.browser import WAIT_MS, admin_login, needs_chromium, screenshot
+from tests.browser import WAIT_MS, admin_login, needs_chromium, screenshot, wait_for_js
 from tests.factories import PASSWORD, ProductFactory, ServiceSlotFactory
 from tests.operations.dashboard_helpers import onboard, sell, settle
 
@@ -146,7 +146,7 @@ def test_booth_page_in_chinese(browser, live_server, staff_a, booth):
     page.fill("input[name=password]", PASSWORD)
     page.click("[type=submit]")
     page.wait_for_url(f"{live_server.url}/booth/", timeout=WAIT_MS)
-    page.wait_for_function("document.getElementById('roster-status').textContent.trim() !== ''", timeout=WAIT_MS)
+    wait_for_js(page, "document.getElementById('roster-status').textContent.trim() !== ''")
 
     assert page.get_attribute("html", "lang") == "zh-hans"
     screenshot(page, "booth-zh")
