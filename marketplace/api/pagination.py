@@ -1,7 +1,9 @@
 """Cursor pagination for every list (API.md: `{"next", "previous", "results"}`).
 
 Cursors are opaque and stable under inserts; a malformed cursor answers 404 `not_found` (DRF's
-behaviour), never a 500. Clients may ask for `page_size` up to 100.
+behaviour), never a 500. Clients may ask for `page_size` up to 100 (more is capped at 100); a
+`page_size` that is not a positive whole number answers 400 with `attr: "page_size"` (DRF's own
+lenient parsing read junk such as `null` or `0` as the default).
 
 A view sets its own ordering with an `ordering` attribute (a unique or nearly unique column).
 """
@@ -12,9 +14,12 @@ from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import QuerySet
-from rest_framework import pagination
+from rest_framework import exceptions, pagination, serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
+
+# Its error messages (DRF's, translated) and codes (`invalid`, `min_value`, `max_string_length`).
+_PAGE_SIZE_FIELD = serializers.IntegerField(min_value=1)
 
 
 class CursorPagination(pagination.CursorPagination):
@@ -28,6 +33,29 @@ class CursorPagination(pagination.CursorPagination):
         if view_ordering:
             return (view_ordering,) if isinstance(view_ordering, str) else tuple(view_ordering)
         return super().get_ordering(request, queryset, view)
+
+    def get_page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            if not (raw.isascii() and raw.isdigit()):  # IntegerField alone would take " 5" or "5.0"
+                _PAGE_SIZE_FIELD.fail("invalid")
+            size = _PAGE_SIZE_FIELD.run_validation(raw)
+        except exceptions.ValidationError as exc:
+            raise exceptions.ValidationError({self.page_size_query_param: exc.detail}) from None
+        return min(size, self.max_page_size)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["description"] = (f"Results per page, {self.page_size} by default; more than {self.max_page_size} "
+                                            f"is capped at {self.max_page_size}. Not a positive whole number: 400.")
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+            elif parameter["name"] == self.cursor_query_param:
+                parameter["description"] = "The `next` or `previous` link's cursor; one the server did not issue answers 404."
+        return parameters
 
     def decode_cursor(self, request: Request) -> pagination.Cursor | None:
         encoded = request.query_params.get(self.cursor_query_param)

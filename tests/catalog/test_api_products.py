@@ -384,14 +384,15 @@ def test_page_size_is_capped_at_100(api_client):
     assert response.json()["next"] is not None
 
 
-@pytest.mark.parametrize("page_size", ["0", "-3", "abc"])
-def test_unusable_page_size_falls_back_to_the_default(api_client, page_size):
+@pytest.mark.parametrize("page_size", ["0", "-3", "abc", "null", ""])
+def test_unusable_page_size_is_refused(api_client, page_size):
     ProductFactory.create_batch(21)
 
     response = api_client.get(LIST_URL, {"page_size": page_size})
 
-    assert response.status_code == 200
-    assert len(response.json()["results"]) == 20
+    assert response.status_code == 400
+    assert response.json()["type"] == "validation_error"
+    assert response.json()["errors"][0]["attr"] == "page_size"
 
 
 def _cursor(raw: str) -> str:

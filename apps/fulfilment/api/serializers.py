@@ -12,44 +12,49 @@ from apps.catalog.models import ProductKind
 from apps.fulfilment import links
 from apps.fulfilment.models import Entitlement, EntitlementStatus
 
+# Each kind's part of a library item: null on items of the other kinds (allow_null).
 EDITION = inline_serializer("LibraryEdition", {
     "serial": serializers.IntegerField(), "edition_size": serializers.IntegerField(),
     "certificate_code": serializers.CharField(), "certificate_url": serializers.CharField(),
-})
+}, allow_null=True)
 BOOKING = inline_serializer("LibraryBooking", {
     "starts_at": serializers.DateTimeField(), "ends_at": serializers.DateTimeField(), "access_url": serializers.CharField(allow_null=True),
-})
+}, allow_null=True)
 DOWNLOAD = inline_serializer("LibraryDownload", {
     "url": serializers.CharField(allow_null=True), "expires_at": serializers.DateTimeField(allow_null=True),
     "downloads_left": serializers.IntegerField(allow_null=True), "licence_key": serializers.CharField(allow_null=True),
     "files": inline_serializer("LibraryDownloadFile", {"name": serializers.CharField(), "url": serializers.CharField()}, many=True),
-})
+}, allow_null=True)
 PASS = inline_serializer("LibraryPass", {
     "token": serializers.CharField(allow_null=True),
     "qr_svg_url": serializers.CharField(help_text="The pass's QR code (SVG); the signed link opens without a header."),
     "qr_png_url": serializers.CharField(help_text="The same QR code as PNG."),
     "valid_from": serializers.DateTimeField(allow_null=True), "valid_until": serializers.DateTimeField(allow_null=True),
     "redeemed_at": serializers.DateTimeField(allow_null=True),
-})
+}, allow_null=True)
 
 
 class LibraryItemSerializer(serializers.ModelSerializer):
+    """One entitlement. `edition`, `booking`, `download` and `pass` are null except for their kind."""
+
     product = serializers.SerializerMethodField()
     order = serializers.SerializerMethodField()
     edition = serializers.SerializerMethodField()
     booking = serializers.SerializerMethodField()
     download = serializers.SerializerMethodField()
-    pass_ = serializers.SerializerMethodField()
+    # Declared as `pass_` (a Python keyword cannot name an attribute) and renamed `pass` in
+    # get_fields, so the response and the OpenAPI schema (which reads `fields`) both say `pass`.
+    pass_ = serializers.SerializerMethodField(method_name="get_pass")
 
     class Meta:
         model = Entitlement
         fields = ["id", "kind", "status", "product", "order", "created_at", "revoked_at", "edition", "booking", "download", "pass_"]
         read_only_fields = fields
 
-    def to_representation(self, instance: Entitlement) -> dict[str, Any]:
-        data = super().to_representation(instance)
-        data["pass"] = data.pop("pass_")
-        return data
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["pass"] = fields.pop("pass_")
+        return fields
 
     def _active(self, obj: Entitlement) -> bool:
         return obj.status == EntitlementStatus.ACTIVE
@@ -103,7 +108,7 @@ class LibraryItemSerializer(serializers.ModelSerializer):
         }
 
     @extend_schema_field(PASS)
-    def get_pass_(self, obj: Entitlement) -> dict[str, Any] | None:
+    def get_pass(self, obj: Entitlement) -> dict[str, Any] | None:
         if obj.kind != ProductKind.PASS:
             return None
         dt = serializers.DateTimeField()

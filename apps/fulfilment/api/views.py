@@ -9,7 +9,8 @@ from typing import Any, cast
 from django.http import FileResponse, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.utils.cache import add_never_cache_headers
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -23,16 +24,17 @@ from apps.fulfilment.api.serializers import (
     PassRedeemInputSerializer,
     PassRedeemOutputSerializer,
 )
+from apps.fulfilment.errors import AlreadyRedeemed, DownloadsExhausted, EntitlementRevoked, LinkExpired, PassNotValidNow, PassRevoked
 from apps.fulfilment.models import Entitlement
 from apps.fulfilment.public.views import download_headers, link_refused_page, wants_html
 from marketplace.api.pagination import CursorPagination
-from marketplace.errors import DomainError
+from marketplace.api.schema import error_responses
+from marketplace.errors import DomainError, NotFound
 
 QR_RESPONSES: dict[Any, Any] = {(200, "image/svg+xml"): OpenApiTypes.BINARY,
                                 (200, "image/png"): OpenApiTypes.BINARY}
 # A signed pass QR link is never all digits: such a path is the owner's route, which needs the session.
-PASS_LINK_RESPONSES: dict[Any, Any] = {**QR_RESPONSES, 401: OpenApiResponse(description="not_authenticated (a bare id: the owner's route)"),
-                       410: OpenApiResponse(description="revoked")}
+PASS_LINK_RESPONSES: dict[Any, Any] = {**QR_RESPONSES, **error_responses(NotAuthenticated, NotFound, EntitlementRevoked)}
 
 
 class NoStoreMixin(APIView):
@@ -87,8 +89,8 @@ class DownloadView(PublicLinkMixin, APIView):
     """
 
     @extend_schema(tags=["library"], operation_id="download_retrieve",
-                   responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: OpenApiResponse(description="not_found"),
-                              410: OpenApiResponse(description="link_expired, downloads_exhausted or revoked")})
+                   responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
+                              **error_responses(NotFound, LinkExpired, DownloadsExhausted, EntitlementRevoked)})
     def get(self, request: Request, token: str, *args: Any, **kwargs: Any) -> FileResponse:
         _entitlement, download_file = services.download_consume(token=token)
         response = FileResponse(download_file.file.open("rb"))
@@ -178,8 +180,7 @@ class PassQrLinkPngView(PassQrLinkView):
 
 class PassRedeemView(APIView):
     @extend_schema(tags=["passes"], operation_id="pass_redeem", request=PassRedeemInputSerializer,
-                   responses={200: PassRedeemOutputSerializer, 404: OpenApiResponse(description="not_found"),
-                              409: OpenApiResponse(description="already_redeemed, pass_revoked or pass_not_valid_now")})
+                   responses={200: PassRedeemOutputSerializer, **error_responses(NotFound, AlreadyRedeemed, PassRevoked, PassNotValidNow)})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = PassRedeemInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -8,7 +8,7 @@ pass of another exhibitor answers like a forged one: 404, or `not_found` per bat
 from typing import Any
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,6 +19,8 @@ from apps.fulfilment import signing
 from apps.fulfilment.booth import selectors, services
 from apps.fulfilment.booth.selectors import PassState, PassView
 from apps.fulfilment.booth.services import BATCH_LIMIT, RedemptionRequest, SyncStatus
+from marketplace.api.schema import error_responses
+from marketplace.errors import NotFound
 
 
 class PassLookupInputSerializer(serializers.Serializer):
@@ -87,7 +89,7 @@ def _booth(user: Any, slug: str | None) -> Exhibitor | None:
 
 class PassLookupView(APIView):
     @extend_schema(tags=["passes"], operation_id="pass_lookup", request=PassLookupInputSerializer,
-                   responses={200: BoothPassSerializer, 404: OpenApiResponse(description="not_found")})
+                   responses={200: BoothPassSerializer, **error_responses(NotFound)})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = PassLookupInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -99,7 +101,7 @@ class PassLookupView(APIView):
 
 class PassRedeemBatchView(APIView):
     @extend_schema(tags=["passes"], operation_id="pass_redeem_batch", request=PassRedeemBatchInputSerializer,
-                   responses={200: PassRedeemBatchOutputSerializer, 404: OpenApiResponse(description="not_found (exhibitor)")})
+                   responses={200: PassRedeemBatchOutputSerializer, **error_responses(NotFound)})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = PassRedeemBatchInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -114,7 +116,7 @@ class PassRedeemBatchView(APIView):
 class PassRosterView(APIView):
     @extend_schema(tags=["passes"], operation_id="pass_roster",
                    parameters=[OpenApiParameter("exhibitor", str, required=True, description="The booth's exhibitor slug.")],
-                   responses={200: PassRosterSerializer, 404: OpenApiResponse(description="not_found")})
+                   responses={200: PassRosterSerializer, **error_responses(NotFound)})
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         booth = selectors.booth_exhibitor_get(user=request.user, slug=request.query_params.get("exhibitor", ""))
         body = {

@@ -11,7 +11,7 @@ outputs equal.
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field, inline_serializer
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.orders.models import Order, OrderLine
@@ -90,16 +90,3 @@ class OrderOutputSerializer(serializers.ModelSerializer):
 
 class PaymentSimulateInputSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=["succeeded", "failed"])
-
-
-class ErrorItemSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    detail = serializers.CharField()
-    attr = serializers.CharField(allow_null=True)
-
-
-# The contract's error shape, for the 409/422 answers the views declare themselves. Built with
-# inline_serializer because a declared field named `errors` would shadow Serializer.errors.
-ErrorResponseSerializer = inline_serializer(
-    name="OrderErrorResponse", fields={"type": serializers.CharField(), "errors": ErrorItemSerializer(many=True)},
-)

@@ -6,8 +6,7 @@ a malformed id all answer 404 `not_found`.
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -16,24 +15,39 @@ from rest_framework.views import APIView
 
 from apps.orders import selectors, services
 from apps.orders.api.serializers import (
-    ErrorResponseSerializer,
     OrderCreateInputSerializer,
     OrderOutputSerializer,
     PaymentOutputSerializer,
     PaymentSimulateInputSerializer,
 )
 from apps.orders.models import Order
-from marketplace.api.idempotency import HEADER, idempotent
+from apps.payments.services.cancel import PaymentAlreadyTaken, PaymentInProgress, PaymentProviderUnavailable
+from marketplace.api.idempotency import HEADER, MAX_KEY_LENGTH, REPLAY_HEADER, idempotent
 from marketplace.api.pagination import CursorPagination
+from marketplace.api.schema import error_responses
+from marketplace.errors import (
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
+    InvalidIdempotencyKey,
+    InvalidState,
+    LimitExceeded,
+    NotOnSale,
+    SlotFull,
+    SlotRequired,
+    SoldOut,
+    ValidationFailed,
+)
 
 IDEMPOTENCY_KEY = OpenApiParameter(
-    name=HEADER, type=OpenApiTypes.STR, location=OpenApiParameter.HEADER, required=False,
+    name=HEADER, type={"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH}, location=OpenApiParameter.HEADER,
+    required=False,
     description="Same key and body within 24 h replays the first response; another body answers 422; "
-                "a key whose first request is still running answers 409.",
+                "a key whose first request is still running answers 409; an empty, longer or unprintable key 400.",
 )
-CONFLICT = OpenApiResponse(ErrorResponseSerializer, description="sold_out, slot_full, limit_exceeded, not_on_sale, "
-                                                                "invalid_state or idempotency_key_in_use")
-REUSED = OpenApiResponse(ErrorResponseSerializer, description="idempotency_key_reused")
+IDEMPOTENT_REPLAYED = OpenApiParameter(
+    name=REPLAY_HEADER, type={"type": "string", "enum": ["true"]}, location=OpenApiParameter.HEADER, response=True,
+    description="Present on a replayed response (the same Idempotency-Key and body as an earlier request).",
+)
 
 
 class OrderListCreateView(GenericAPIView):
@@ -52,8 +66,11 @@ class OrderListCreateView(GenericAPIView):
         return self.get_paginated_response(OrderOutputSerializer(page, many=True).data)
 
     @extend_schema(
-        tags=["orders"], operation_id="orders_create", request=OrderCreateInputSerializer, parameters=[IDEMPOTENCY_KEY],
-        responses={201: OrderOutputSerializer, 409: CONFLICT, 422: REUSED},
+        tags=["orders"], operation_id="orders_create", request=OrderCreateInputSerializer,
+        parameters=[IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED],
+        responses={201: OrderOutputSerializer, **error_responses(
+            SlotRequired, InvalidIdempotencyKey, SoldOut, SlotFull, LimitExceeded, NotOnSale, InvalidState, IdempotencyKeyInUse,
+            IdempotencyKeyReused, fields={"lines": [ValidationFailed]})},
     )
     @idempotent
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -73,7 +90,9 @@ class OrderDetailView(APIView):
 
 class OrderCancelView(APIView):
     @extend_schema(tags=["orders"], operation_id="orders_cancel", request=None,
-                   responses={200: OrderOutputSerializer, 409: CONFLICT})
+                   responses={200: OrderOutputSerializer,
+                              **error_responses(InvalidState, PaymentAlreadyTaken, PaymentInProgress,
+                                                PaymentProviderUnavailable)})
     def post(self, request: Request, order_id: str, *args: Any, **kwargs: Any) -> Response:
         order = selectors.order_get_for_shopper(user=request.user, order_id=order_id)
         services.order_cancel(order_id=order.pk, actor=request.user, note="cancelled by the shopper")
@@ -82,7 +101,7 @@ class OrderCancelView(APIView):
 
 class OrderPaymentView(APIView):
     @extend_schema(tags=["orders"], operation_id="orders_payment", request=None,
-                   responses={200: PaymentOutputSerializer, 409: CONFLICT})
+                   responses={200: PaymentOutputSerializer, **error_responses(InvalidState)})
     def post(self, request: Request, order_id: str, *args: Any, **kwargs: Any) -> Response:
         order = selectors.order_get_for_shopper(user=request.user, order_id=order_id)
         payment = services.order_payment_for_shopper(order=order)
@@ -93,7 +112,7 @@ class OrderPaymentSimulateView(APIView):
     """Simulated provider only (404 otherwise): the outcome travels the webhook event path."""
 
     @extend_schema(tags=["orders"], operation_id="orders_payment_simulate", request=PaymentSimulateInputSerializer,
-                   responses={202: PaymentOutputSerializer, 409: CONFLICT})
+                   responses={202: PaymentOutputSerializer, **error_responses(InvalidState)})
     def post(self, request: Request, order_id: str, *args: Any, **kwargs: Any) -> Response:
         from apps.payments.services import payment_simulate
 
