@@ -12,6 +12,7 @@ from config.settings.integrations.media import *  # noqa: F403
 from config.settings.integrations.notifications import *  # noqa: F403
 from config.settings.integrations.operations import *  # noqa: F403
 from config.settings.integrations.payments import *  # noqa: F403
+from config.settings.integrations.security import *  # noqa: F403
 from marketplace.i18n import localized_verbose_name
 
 BASE_DIR = E.BASE_DIR
@@ -51,6 +52,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.headless",
+    "axes",
     "marketplace",
     "apps.accounts",
     "apps.exhibitors",
@@ -66,7 +68,14 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Security headers on every response but static files: CSP per page family, no-store on
+    # responses carrying a secret (marketplace/security.py, config/settings/integrations/security.py).
+    "marketplace.security.ContentSecurityPolicyMiddleware",
+    "marketplace.security.NoStoreMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    # /api/ and /_allauth/: oversized, too deep or malformed JSON bodies answer 4xx JSON before any
+    # view; errors no view wrote in JSON are reshaped (marketplace/api/guard.py).
+    "marketplace.api.guard.ApiGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -74,8 +83,13 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # allauth's 429s get the Retry-After header its headless API leaves out.
+    "apps.accounts.ratelimit.RetryAfterMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_structlog.middlewares.RequestMiddleware",
+    # django-structlog's, minus the stale user it left on requests (allauth's X-Session-Token).
+    "marketplace.requestlog.RequestMiddleware",
+    # django-axes: turns a locked-out admin login into the lockout page (apps/accounts/loginguard.py).
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -125,7 +139,11 @@ REDIS_URL = E.REDIS_URL
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
-    # rules first (DEPENDENCIES.md §2.9): object permissions for exhibitor staff.
+    # django-axes first: it refuses a locked-out admin login before any backend checks a password.
+    # It authenticates nobody and grants no permission; allauth's logins pass straight through it
+    # (AXES_ONLY_ADMIN_SITE) and DRF's token authentication never calls authenticate().
+    "axes.backends.AxesStandaloneBackend",
+    # rules next (DEPENDENCIES.md §2.9): object permissions for exhibitor staff, ahead of ModelBackend.
     "rules.permissions.ObjectPermissionBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
@@ -213,6 +231,11 @@ DEFAULT_FROM_EMAIL = E.DEFAULT_FROM_EMAIL
 SERVER_EMAIL = E.DEFAULT_FROM_EMAIL
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Proxies in front that the deployment controls: the client address rule of marketplace/clientip.py.
+TRUSTED_PROXY_COUNT = E.TRUSTED_PROXY_COUNT
+# /metrics opens to this bearer token or these networks only (marketplace/metrics.py).
+METRICS_TOKEN = E.METRICS_TOKEN
+METRICS_ALLOWED_NETWORKS = E.METRICS_ALLOWED_NETWORKS
 X_FRAME_OPTIONS = "DENY"
 
 DATA_DIR = E.DATA_DIR

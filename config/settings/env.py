@@ -47,6 +47,25 @@ PUBLIC_BASE_URL: str = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000
 # this server, i.e. PUBLIC_BASE_URL.
 FRONTEND_URL: str = env.str("FRONTEND_URL", default=PUBLIC_BASE_URL)
 
+# Proxies in front of the web server that the deployment controls (each appends the address it
+# saw to X-Forwarded-For). 0: X-Forwarded-For is ignored and the client is REMOTE_ADDR. The one
+# client address of DRF's throttles, allauth's limits, the admin login lockout and /metrics.
+TRUSTED_PROXY_COUNT: int = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Request limits (a deployment or a load test sets its own; DRF reads its rates at import).
+THROTTLE_ANON: str = env.str("THROTTLE_ANON", default="600/min")
+THROTTLE_USER: str = env.str("THROTTLE_USER", default="1200/min")
+# allauth's login limits (its rate syntax): every login attempt, and failed ones (per address and
+# per email; a refused attempt answers 400 too_many_login_attempts).
+ACCOUNT_RATE_LIMIT_LOGIN: str = env.str("ACCOUNT_RATE_LIMIT_LOGIN", default="30/m/ip")
+ACCOUNT_RATE_LIMIT_LOGIN_FAILED: str = env.str("ACCOUNT_RATE_LIMIT_LOGIN_FAILED", default="10/m/ip,5/5m/key")
+# The admin (and /ops/, /booth/) login lockout (django-axes): failures of one email from one
+# address before it is locked, and for how long.
+AXES_FAILURE_LIMIT: int = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_MINUTES: int = env.int("AXES_COOLOFF_MINUTES", default=15)
+# /metrics: a bearer token that opens it, and the networks that may read it without one.
+METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS: list[str] = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+
 LOG_LEVEL: str = env.str("LOG_LEVEL", default="INFO")
 LOG_JSON: bool = env.bool("LOG_JSON", default=True)
 SENTRY_DSN: str = env.str("SENTRY_DSN", default="")

@@ -1,5 +1,7 @@
 """Django REST framework, OpenAPI (drf-spectacular) and the error shape (drf-standardized-errors)."""
 
+from config.settings import env as E
+
 REST_FRAMEWORK = {
     "DEFAULT_VERSIONING_CLASS": "rest_framework.versioning.URLPathVersioning",
     "DEFAULT_VERSION": "v1",
@@ -16,14 +18,22 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["marketplace.api.filters.FilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "marketplace.api.pagination.CursorPagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
+    # drf-standardized-errors' schema class plus each view's declared error codes and page_size errors.
+    "DEFAULT_SCHEMA_CLASS": "marketplace.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
     # DRF's rates and scopes, counted in Redis fixed windows (one round trip per request).
     "DEFAULT_THROTTLE_CLASSES": [
         "marketplace.api.throttling.AnonRateThrottle",
         "marketplace.api.throttling.UserRateThrottle",
     ],
-    "DEFAULT_THROTTLE_RATES": {"anon": "600/min", "user": "1200/min"},
+    # From the environment (THROTTLE_ANON, THROTTLE_USER): DRF copies them into the throttle
+    # classes at import, so they are fixed per process (README, traps).
+    "DEFAULT_THROTTLE_RATES": {"anon": E.THROTTLE_ANON, "user": E.THROTTLE_USER},
+    # Anonymous callers are counted per client address: marketplace.clientip's rule
+    # (TRUSTED_PROXY_COUNT; 0 ignores X-Forwarded-For, which DRF would otherwise trust whole).
+    "NUM_PROXIES": E.TRUSTED_PROXY_COUNT,
+    # OPTIONS without DRF's serializer_class assertion (marketplace/api/metadata.py).
+    "DEFAULT_METADATA_CLASS": "marketplace.api.metadata.MetadataClass",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
@@ -31,8 +41,9 @@ DRF_STANDARDIZED_ERRORS = {
     # Domain errors (marketplace.errors.DomainError) become API errors with their stable code.
     "EXCEPTION_HANDLER_CLASS": "marketplace.api.errors.ExceptionHandler",
     "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True,
-    # Error responses the schema adds to every operation where they can happen. 409 and 422 are
-    # not here: only some writes answer them, and those views declare them with extend_schema.
+    # Error responses the schema adds to every operation where they can happen. The others (409,
+    # 410, 422, and domain codes of 400/404) are declared per view with
+    # marketplace.api.schema.error_responses.
     "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "406", "415", "429", "500"],
 }
 
@@ -64,5 +75,7 @@ SPECTACULAR_SETTINGS = {
     },
     "POSTPROCESSING_HOOKS": [
         "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
+        # `lines.0.quantity`, not `lines.INDEX.quantity`: the attrs the API really sends.
+        "marketplace.api.schema.postprocess_indexed_attrs",
     ],
 }
