@@ -45,3 +45,33 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.state})"
+
+
+class AuditEvent(models.Model):
+    """One row per state change of any audited object: the kernel's generic audit trail.
+
+    Written by `marketplace.transitions` in the same transaction as the change it records
+    (DESIGN.md habit 3). Orders keep their own `OrderEvent` rows (the ops console reads them);
+    every other state machine writes here. `object_id` is text so integer and UUID keys share it.
+    """
+
+    content_type = models.ForeignKey("contenttypes.ContentType", on_delete=models.CASCADE, related_name="+",
+                                     verbose_name=_("object type"))
+    object_id = models.CharField(_("object id"), max_length=64)
+    name = models.CharField(_("transition"), max_length=60)
+    from_state = models.CharField(_("from"), max_length=40, blank=True)
+    to_state = models.CharField(_("to"), max_length=40)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                              verbose_name=_("actor"))
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    payload = models.JSONField(_("payload"), default=dict, blank=True, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["content_type", "object_id", "created_at"], name="auditevent_object")]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.from_state or '∅'} → {self.to_state}"

@@ -1,4 +1,8 @@
-"""Exhibitor admin. Staff edit their own profile; operators approve, suspend and add members."""
+"""Exhibitor admin. Staff edit their own profile; operators approve, suspend and add members.
+
+The payouts row and the payout onboarding action are added by payments, which may import this
+module (apps/payments/admin.py, `ExhibitorPayoutsAdmin`); nothing here reaches up to payments.
+"""
 
 from typing import Any
 
@@ -12,7 +16,13 @@ from unfold.decorators import action, display
 
 from apps.exhibitors import services
 from apps.exhibitors.models import Exhibitor, ExhibitorMembership
-from marketplace.admin import ExhibitorScopedAdmin, PercentAsBasisPointsField, format_bps_percent, run_for_each
+from marketplace.admin import (
+    AuditTrailMixin,
+    ExhibitorScopedAdmin,
+    PercentAsBasisPointsField,
+    format_bps_percent,
+    run_for_each,
+)
 from marketplace.tenancy import is_operator
 
 # Set by operators only: where the exhibitor stands and what the platform takes.
@@ -54,25 +64,25 @@ class MembershipInline(TabularInline):
 
 
 @admin.register(Exhibitor)
-class ExhibitorAdmin(ExhibitorScopedAdmin):
+class ExhibitorAdmin(AuditTrailMixin, ExhibitorScopedAdmin):
     exhibitor_path = "id"
     exhibitor_field = None
     list_display = ("name", "slug", "hall", "booth", "status", "commission")
     list_filter = ("status", "hall")
     search_fields = ("name_en", "name_zh_hans", "slug")
     ordering = ("slug",)
-    actions = ("approve", "suspend", "start_payout_onboarding")
-    fieldsets = (
+    actions: tuple[str, ...] = ("approve", "suspend")  # payments adds its payouts action
+    fieldsets: tuple[Any, ...] = (
         (_("Profile"), {"fields": ("name_en", "name_zh_hans", "description_en", "description_zh_hans", "contact_email")}),
         (_("At the expo"), {"fields": OPERATOR_FIELDS}),
         (_("Status"), {"fields": STATUS_FIELDS}),
-        (_("Payouts"), {"fields": ("payouts",)}),
     )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        trail = super().get_readonly_fields(request, obj)  # the history (AuditTrailMixin)
         if is_operator(request.user):
-            return (*STATUS_FIELDS, "payouts")
-        return (*_commission_shown(OPERATOR_FIELDS), *STATUS_FIELDS, "payouts")
+            return (*STATUS_FIELDS, *trail)
+        return (*_commission_shown(OPERATOR_FIELDS), *STATUS_FIELDS, *trail)
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)
@@ -91,12 +101,6 @@ class ExhibitorAdmin(ExhibitorScopedAdmin):
     @display(description=_("Commission"), ordering="commission_bps")
     def commission(self, obj: Exhibitor) -> str:
         return format_bps_percent(obj.commission_bps)
-
-    @display(description=_("Payout account"))
-    def payouts(self, obj: Exhibitor | None) -> str:
-        from apps.payments.admin import exhibitor_payouts_cell
-
-        return exhibitor_payouts_cell(obj)
 
     def get_inlines(self, request: HttpRequest, obj: Any = None) -> Any:
         return [MembershipInline] if is_operator(request.user) and obj is not None else []
@@ -132,12 +136,6 @@ class ExhibitorAdmin(ExhibitorScopedAdmin):
 
     @action(description=_("Suspend selected exhibitors"), permissions=["approve"])
     def suspend(self, request: HttpRequest, queryset: QuerySet[Exhibitor]) -> None:
-        run_for_each(request, self, queryset, lambda e: services.exhibitor_suspend(exhibitor=e),
+        run_for_each(request, self, queryset, lambda e: services.exhibitor_suspend(exhibitor=e, by=request.user),
                      _("Suspended {count} exhibitor(s)."))
 
-
-    @action(description=_("Start payout onboarding (Stripe Connect Express)"), permissions=["approve"])
-    def start_payout_onboarding(self, request: HttpRequest, queryset: QuerySet[Exhibitor]) -> None:
-        from apps.payments.admin import start_onboarding
-
-        start_onboarding(self, request, list(queryset.values_list("pk", flat=True)))

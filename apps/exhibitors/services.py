@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.exhibitors.models import Exhibitor, ExhibitorMembership, ExhibitorStatus, MembershipRole
-from marketplace.errors import InvalidState
+from marketplace.transitions import transition
 
 
 @transaction.atomic
@@ -39,29 +39,21 @@ def exhibitor_save(*, exhibitor: Exhibitor, changed_fields: list[str] | None = N
 def exhibitor_approve(*, exhibitor: Exhibitor, by: Any) -> Exhibitor:
     """Approve a pending or suspended exhibitor; its published products become visible.
 
-    Idempotent: approving an approved exhibitor changes nothing.
+    Idempotent: approving an approved exhibitor changes nothing (a logged no-op). Audited.
     """
-    locked = Exhibitor.objects.select_for_update().get(pk=exhibitor.pk)
-    if locked.status == ExhibitorStatus.APPROVED:
-        return locked
-    locked.status = ExhibitorStatus.APPROVED
-    locked.approved_at = timezone.now()
-    locked.approved_by = by
-    locked.save(update_fields=["status", "approved_at", "approved_by", "updated_at"])
-    return locked
+    return transition(Exhibitor, exhibitor.pk, name="approve", to=ExhibitorStatus.APPROVED,
+                      allowed_from=(ExhibitorStatus.PENDING, ExhibitorStatus.SUSPENDED), actor=by,
+                      also={"approved_at": timezone.now(), "approved_by": by}).obj
 
 
 @transaction.atomic
-def exhibitor_suspend(*, exhibitor: Exhibitor) -> Exhibitor:
-    """Hide an exhibitor and its products from shoppers. Idempotent."""
-    locked = Exhibitor.objects.select_for_update().get(pk=exhibitor.pk)
-    if locked.status == ExhibitorStatus.SUSPENDED:
-        return locked
-    if locked.status not in (ExhibitorStatus.APPROVED, ExhibitorStatus.PENDING):
-        raise InvalidState()
-    locked.status = ExhibitorStatus.SUSPENDED
-    locked.save(update_fields=["status", "updated_at"])
-    return locked
+def exhibitor_suspend(*, exhibitor: Exhibitor, by: Any = None, reason: str = "") -> Exhibitor:
+    """Hide an exhibitor and its products from shoppers. Idempotent (a repeat is a logged no-op).
+
+    Raises InvalidState for an exhibitor in any other state than approved or pending.
+    """
+    return transition(Exhibitor, exhibitor.pk, name="suspend", to=ExhibitorStatus.SUSPENDED,
+                      allowed_from=(ExhibitorStatus.APPROVED, ExhibitorStatus.PENDING), actor=by, reason=reason).obj
 
 
 @transaction.atomic

@@ -6,11 +6,11 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from apps.fulfilment.models import Entitlement
-from marketplace.admin import ExhibitorScopedAdmin
+from marketplace.admin import AuditTrailMixin, ExhibitorScopedAdmin
 
 
 @admin.register(Entitlement)
-class EntitlementAdmin(ExhibitorScopedAdmin):
+class EntitlementAdmin(AuditTrailMixin, ExhibitorScopedAdmin):
     exhibitor_path = "exhibitor_id"
     exhibitor_field = None
     list_display = ("id", "kind", "status", "product", "serial", "user", "created_at", "redeemed_at", "revoked_at")
