@@ -10,7 +10,7 @@ import logging
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from django.conf import settings
@@ -34,36 +34,15 @@ from apps.fulfilment.errors import (
 from apps.fulfilment.models import Entitlement, EntitlementStatus, new_certificate_code, new_nonce
 from apps.orders import services as order_services
 from apps.orders.models import Order, OrderLine, OrderStatus
+from marketplace import events
 from marketplace.errors import NotFound
-from marketplace.money import format_money
+from marketplace.tasks import enqueue_on_commit
 from marketplace.tenancy import can_access_exhibitor
-
-if TYPE_CHECKING:
-    from apps.notifications.services import NotificationEvent
+from marketplace.transitions import record_transitions
 
 logger = logging.getLogger(__name__)
 
 DOWNLOAD_SALT = "fulfilment.download"
-# A broker that is down must not stall the request that paid: give up quickly, the sweep retries.
-PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
-
-
-def _enqueue_after_commit(task_name: str, *, kwargs: dict[str, object]) -> None:
-    """Register, on the current transaction, the sending of one Celery task after commit.
-
-    A broker error at send time is logged, never raised: the order is already paid (or refunded)
-    in the database, and the beat sweep re-enqueues whatever was not done.
-    """
-
-    def send() -> None:
-        from config.celery import app
-
-        try:
-            app.send_task(task_name, kwargs=kwargs, retry_policy=PUBLISH_RETRY)
-        except Exception:  # broker down or misconfigured: the sweep catches up
-            logger.warning("enqueue of %s failed; the sweep will retry", task_name, exc_info=True)
-
-    transaction.on_commit(send)
 
 
 def fulfilment_schedule(*, order_id: UUID | str) -> None:
@@ -74,7 +53,7 @@ def fulfilment_schedule(*, order_id: UUID | str) -> None:
     broker error is logged (the `fulfilment.sweep_unfulfilled` beat task re-enqueues). Never raises
     for broker problems. Calling it twice is harmless: fulfilment is idempotent.
     """
-    _enqueue_after_commit("fulfilment.fulfil_order", kwargs={"order_id": str(order_id)})
+    enqueue_on_commit("fulfilment.fulfil_order", order_id=str(order_id))
 
 
 def entitlements_revoke_schedule(*, order_line_ids: Iterable[int], reason: str) -> None:
@@ -87,7 +66,7 @@ def entitlements_revoke_schedule(*, order_line_ids: Iterable[int], reason: str) 
     ids = sorted({int(i) for i in order_line_ids})
     if not ids:
         return
-    _enqueue_after_commit("fulfilment.revoke_lines", kwargs={"order_line_ids": ids, "reason": reason})
+    enqueue_on_commit("fulfilment.revoke_lines", order_line_ids=ids, reason=reason)
 
 
 # --- Signed artefacts ------------------------------------------------------------------------------
@@ -214,51 +193,19 @@ def _build_units(*, order: Order, line: OrderLine, indexes: list[int], now: date
     return units
 
 
-def _order_context(order: Order, lines: list[OrderLine], *, delivered: bool) -> dict[str, Any]:
-    return {
-        "order_id": str(order.pk), "order_number": order.number, "currency": order.currency,
-        "total": order.total, "total_display": format_money(order.total, order.currency),
-        "lines": [{"title": line.title, "quantity": line.quantity} for line in lines],
-        "library_url": links.goods_url(order_id=order.pk, user_id=order.user_id), "delivered": delivered,
-    }
-
-
-def _sale_events(order: Order, lines: list[OrderLine]) -> list[NotificationEvent]:
-    """new_sale for each exhibitor with lines in the order (its staff and webhook endpoints)."""
-    from apps.notifications.services import NotificationEvent
-
-    by_exhibitor: dict[int, list[OrderLine]] = {}
-    for line in lines:
-        by_exhibitor.setdefault(line.exhibitor_id, []).append(line)
-    events = []
-    for exhibitor_id, own in sorted(by_exhibitor.items()):
-        sale = {
-            "order_number": order.number, "exhibitor_id": exhibitor_id, "currency": order.currency,
-            "total": sum(line.total for line in own), "total_display": format_money(sum(line.total for line in own), order.currency),
-            "lines": [{"line_id": line.pk, "product_id": line.product_id, "title": line.title, "quantity": line.quantity,
-                       "unit_price": line.unit_price} for line in own],
-        }
-        events.append(NotificationEvent(kind="new_sale", exhibitor_id=exhibitor_id, context=sale,
-                                        dedupe_key=f"order:{order.pk}:sale:{exhibitor_id}"))
-    return events
-
-
 def fulfilment_fulfil_order(*, order_id: UUID | str, now: datetime | None = None) -> list[Entitlement]:
     """Deliver every unit of a paid order and mark it fulfilled, in one transaction.
 
     Locks the order row (two workers on one order serialise; the second finds it fulfilled).
     Creates only the missing entitlements (UNIQUE (order_line, unit_index) backs this up), draws
     licence keys with SKIP LOCKED, signs certificates and pass tokens, marks the order fulfilled
-    and enqueues the notifications, all sent by one task after commit: the shopper's
-    order_confirmed (one email saying the order is paid and, when it was fulfilled here, that
-    everything is in the library) and each exhibitor's new_sale. An order that is not paid
+    and emits "order.fulfilled" (notifications writes, in this transaction, the shopper's
+    order_confirmed and, when delivered, each exhibitor's new_sale). An order that is not paid
     (already fulfilled, refunded, unpaid) is left alone: returns []. A partially refunded order
     gets its missing units and the confirmation (not yet delivered), and stays partially refunded.
     Idempotent. Raises FulfilmentFailed when the goods cannot be produced (e.g. an empty licence
     key pool) and database errors, which the task retries.
     """
-    from apps.notifications.services import NotificationEvent, notifications_enqueue_many
-
     now = now or timezone.now()
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
@@ -288,30 +235,29 @@ def fulfilment_fulfil_order(*, order_id: UUID | str, now: datetime | None = None
         delivered = order.status == OrderStatus.PAID
         if delivered:
             order_services.order_mark_fulfilled(order_id=order.pk)
-        events = [NotificationEvent(kind="order_confirmed", recipient_user_id=order.user_id,
-                                    context=_order_context(order, lines, delivered=delivered),
-                                    dedupe_key=f"order:{order.pk}:confirmed")]
-        if delivered:
-            events += _sale_events(order, lines)
-        notifications_enqueue_many(events=events)
+        # Plain data, so the notifications' subscriber needs no query of its own.
+        events.emit(
+            "order.fulfilled", order_id=str(order.pk), order_number=order.number, user_id=order.user_id,
+            currency=order.currency, total=order.total, delivered=delivered,
+            lines=[{"line_id": line.pk, "product_id": line.product_id, "exhibitor_id": line.exhibitor_id,
+                    "title": line.title, "quantity": line.quantity, "unit_price": line.unit_price, "total": line.total}
+                   for line in lines],
+        )
     logger.info("order %s fulfilled: %s entitlements created", order_id, len(created))
     return created
 
 
 def fulfilment_flag_failed(*, order_id: UUID | str, error: str) -> None:
-    """Fulfilment gave up: flag the order for operators and tell them. Idempotent while flagged."""
-    from apps.notifications.services import notification_enqueue
-
+    """Fulfilment gave up: flag the order for operators and tell them ("operator.attention_needed").
+    Idempotent while flagged."""
     with transaction.atomic():
         if not order_services.order_flag_attention(order_id=order_id, error=error):
             return
         order = Order.objects.get(pk=order_id)
         event_id = order.events.order_by("-id").values_list("id", flat=True).first()
-        notification_enqueue(
-            kind="operator_attention", context={"order_id": str(order.pk), "order_number": order.number,
-                                                "reason": "fulfilment failed", "error": error[:500]},
-            dedupe_key=f"order:{order.pk}:attention:{event_id}",
-        )
+        events.emit("operator.attention_needed", reason="fulfilment failed",
+                    dedupe_key=f"order:{order.pk}:attention:{event_id}",
+                    context={"order_id": str(order.pk), "order_number": order.number, "error": error[:500]})
 
 
 def fulfilment_retry(*, order_id: UUID | str, actor: Any = None) -> None:
@@ -354,10 +300,9 @@ def entitlements_revoke_lines(*, order_line_ids: Iterable[int], reason: str, now
     (available), stock comes back. Licence keys stay assigned (never reissued). Units never
     fulfilled get a revoked row, so a late fulfilment cannot deliver them. Locks the orders (same
     lock as fulfilment). Idempotent: only units changing state now release inventory. Returns
-    the number of units revoked by this call. Sends sale_refunded to the exhibitors.
+    the number of units revoked by this call. Tells nobody: the exhibitors' sale_refunded is
+    written by notifications when the refund succeeds ("refund.succeeded").
     """
-    from apps.notifications.services import notification_enqueue
-
     now = now or timezone.now()
     ids = sorted({int(i) for i in order_line_ids})
     if not ids:
@@ -388,8 +333,13 @@ def entitlements_revoke_lines(*, order_line_ids: Iterable[int], reason: str, now
             for pk in to_revoke:
                 Entitlement.objects.filter(pk=pk).update(status=EntitlementStatus.REVOKED, revoked_at=now,
                                                          revoke_reason=reason[:40], nonce=new_nonce())
+            # The units were locked above and seen active: these updates matched; audit them.
+            record_transitions(Entitlement, to_revoke, name="revoke", from_state=EntitlementStatus.ACTIVE,
+                               to_state=EntitlementStatus.REVOKED, reason=reason)
         if stubs:
             Entitlement.objects.bulk_create(stubs)
+            record_transitions(Entitlement, [stub.pk for stub in stubs], name="revoke", from_state="",
+                               to_state=EntitlementStatus.REVOKED, reason=reason, payload={"never_fulfilled": True})
         slots: dict[int, int] = {}
         stock: dict[int, int] = {}
         collectible_lines: list[int] = []
@@ -411,17 +361,6 @@ def entitlements_revoke_lines(*, order_line_ids: Iterable[int], reason: str, now
         product_ids = sorted({line.product_id for line in lines if line.pk in changed_lines})
         slot_ids = sorted(slots)
         transaction.on_commit(lambda: catalog_services.inventory_clear_flags(product_ids=product_ids, slot_ids=slot_ids))
-        by_exhibitor: dict[int, list[OrderLine]] = {}
-        for line in lines:
-            if line.pk in changed_lines:
-                by_exhibitor.setdefault(line.exhibitor_id, []).append(line)
-        for exhibitor_id, own in sorted(by_exhibitor.items()):
-            notification_enqueue(
-                kind="sale_refunded", exhibitor_id=exhibitor_id,
-                context={"order_number": orders[str(own[0].order_id)].number, "reason": reason,
-                         "lines": [{"line_id": line.pk, "title": line.title, "units": changed_lines[line.pk]} for line in own]},
-                dedupe_key=f"revoke:{exhibitor_id}:{','.join(str(line.pk) for line in own)}",
-            )
     revoked = sum(changed_lines.values())
     logger.info("revoked %s units of lines %s (%s)", revoked, ids, reason)
     return revoked

@@ -43,6 +43,7 @@ from apps.notifications.models import (
 )
 from marketplace.money import format_money
 from marketplace.netguard import outbound_url_error
+from marketplace.tasks import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -187,31 +188,16 @@ def notifications_enqueue_many(*, events: Sequence[NotificationEvent]) -> list[i
     return unsent
 
 
-def _send_task_after_commit(name: str, *, kwargs: dict[str, Any], countdown: float | None = None) -> None:
-    """Enqueue a sender after commit; a broker error is logged (the sweep sends it later)."""
-
-    def send() -> None:
-        from config.celery import app
-
-        try:
-            app.send_task(name, kwargs=kwargs, countdown=countdown,
-                          retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5})
-        except Exception:
-            logger.warning("enqueue of %s(%s) failed; the sweep will retry", name, kwargs, exc_info=True)
-
-    transaction.on_commit(send)
-
-
 def _schedule_batch(*, notification_ids: list[int]) -> None:
     """One `notifications.send_batch` task after commit for these rows (any channel)."""
     if notification_ids:
-        _send_task_after_commit("notifications.send_batch", kwargs={"notification_ids": list(notification_ids)})
+        enqueue_on_commit("notifications.send_batch", notification_ids=list(notification_ids))
 
 
 def _schedule_send(*, notification_id: int, channel: str, countdown: float | None = None) -> None:
     """Enqueue the single-row sender after commit (used for a retry with backoff)."""
     name = "notifications.webhook_deliver" if channel == Channel.WEBHOOK else "notifications.send"
-    _send_task_after_commit(name, kwargs={"notification_id": notification_id}, countdown=countdown)
+    enqueue_on_commit(name, notification_id=notification_id, countdown=countdown)
 
 
 # --- Claiming --------------------------------------------------------------------------------------

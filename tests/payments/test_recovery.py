@@ -598,7 +598,6 @@ def _run_fulfilment(tasks) -> None:
         services.entitlements_revoke_lines(**kwargs)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: two owners send sale_refunded; fixed with the notifications layering")
 def test_a_refund_notifies_each_recipient_once(order, tasks, operator, shopper, alpha, bravo, products, settings, tmp_path):
     # Given a paid, fulfilled order; Alpha has a staff member and a webhook, Bravo a staff member
     settings.STORAGES = {**settings.STORAGES, "private": {

@@ -17,7 +17,10 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.payments.models import OPEN_STATUSES, Payment, PaymentStatus, Refund, RefundKind, RefundStatus
 from apps.payments.providers import PaymentProviderError, PaymentState, get_provider
-from apps.payments.services.common import enqueue_after_commit, ledger_write, raise_to_operators
+from apps.payments.services.common import ledger_write, raise_to_operators
+from marketplace import events
+from marketplace.tasks import enqueue_on_commit
+from marketplace.transitions import transition
 
 if TYPE_CHECKING:
     from apps.orders.models import Order
@@ -153,14 +156,13 @@ def _void(*, order: "Order", payment: Payment, amount: int, reason: str) -> Refu
         payment=payment, kind=RefundKind.VOID,
         defaults={"order": order, "amount": amount, "currency": payment.currency, "reason": reason},
     )
-    enqueue_after_commit("payments.refund_send", refund_id=refund.pk)
+    enqueue_on_commit("payments.refund_send", refund_id=refund.pk)
     raise_to_operators(reason=reason, dedupe_key=f"payment-void:{payment.pk}", order_id=order.pk, payment_id=payment.pk,
                        context={"order_number": order.number, "refund_id": refund.pk})
     return refund
 
 
 def _paid(order: "Order", payment: Payment, *, late: bool) -> None:
-    from apps.fulfilment.services import fulfilment_schedule
     from apps.orders import services as order_services
 
     payload = {"payment_id": payment.pk, "provider": payment.provider, "reference": payment.provider_reference}
@@ -168,8 +170,9 @@ def _paid(order: "Order", payment: Payment, *, late: bool) -> None:
         order_services.order_mark_paid_late(order_id=order.pk, payload=payload)
     else:
         order_services.order_mark_paid(order_id=order.pk, payload=payload)
-    fulfilment_schedule(order_id=str(order.pk))  # type: ignore[arg-type]  # order ids are UUIDs
-    enqueue_after_commit("payments.transfers_create", order_id=str(order.pk))
+    # Fulfilment subscribes (after commit) and schedules itself; payouts are ours.
+    events.emit("order.paid", order_id=str(order.pk), payment_id=payment.pk, late=late)
+    enqueue_on_commit("payments.transfers_create", order_id=str(order.pk))
 
 
 def payment_apply_state(*, payment_id: int, state: PaymentState, now: Any = None) -> str:
@@ -179,7 +182,8 @@ def payment_apply_state(*, payment_id: int, state: PaymentState, now: Any = None
     duplicate event, a late or out-of-order one, the reconciliation sweep and the shopper's own
     confirmation all serialise here and the second one finds the work done. On success, once per
     payment: the payment becomes succeeded, the capture is written to the ledger, and
-    - a pending order becomes paid (holds sold), fulfilment and payouts are scheduled after commit;
+    - a pending order becomes paid (holds sold) and "order.paid" is emitted (fulfilment schedules
+      itself after commit); payouts are scheduled after commit;
     - a cancelled order stays cancelled (the shopper was told so; its cancel cancelled the
       provider's payment first, so this is a provider race): refunded automatically and raised;
     - an expired order re-claims its inventory and becomes paid if all of it is still free;
@@ -199,15 +203,19 @@ def payment_apply_state(*, payment_id: int, state: PaymentState, now: Any = None
         if payment.status == PaymentStatus.SUCCEEDED:
             return "already_succeeded"
         if state.status != PaymentStatus.SUCCEEDED:
-            if payment.status != state.status or (state.failure_message and not payment.failure_message):
-                payment.status = state.status
-                payment.failure_message = state.failure_message or payment.failure_message
-                payment.save(update_fields=["status", "failure_message", "updated_at"])
+            failure_message = state.failure_message or payment.failure_message
+            if payment.status != state.status:
+                transition(payment, locked=True, name="apply_provider_state", to=state.status,
+                           allowed_from=[s for s in PaymentStatus if s != PaymentStatus.SUCCEEDED],
+                           also={"failure_message": failure_message}, payload={"failure_message": state.failure_message})
+            elif state.failure_message and not payment.failure_message:
+                payment.failure_message = failure_message
+                payment.save(update_fields=["failure_message", "updated_at"])
             return state.status
-        payment.status = PaymentStatus.SUCCEEDED
-        payment.charge_reference = state.charge_reference
-        payment.succeeded_at = now
-        payment.save(update_fields=["status", "charge_reference", "succeeded_at", "updated_at"])
+        transition(payment, locked=True, name="succeed", to=PaymentStatus.SUCCEEDED,
+                   allowed_from=[s for s in PaymentStatus if s != PaymentStatus.SUCCEEDED],
+                   also={"charge_reference": state.charge_reference, "succeeded_at": now},
+                   payload={"amount": state.amount, "currency": state.currency})
         ledger_write(key=f"capture:{payment.pk}", kind="capture", order_id=order.pk, amount=state.amount,
                      currency=state.currency)
         if state.amount != payment.amount or state.currency != payment.currency:

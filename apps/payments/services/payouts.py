@@ -29,7 +29,9 @@ from apps.payments.models import (
     TransferStatus,
 )
 from apps.payments.providers import PaymentProviderError, configured_provider_name, get_provider
-from apps.payments.services.common import commission_of, enqueue_after_commit, ledger_write, raise_to_operators
+from apps.payments.services.common import commission_of, ledger_write, raise_to_operators
+from marketplace.tasks import enqueue_on_commit
+from marketplace.transitions import record_transition, transition
 
 logger = structlog.get_logger(__name__)
 
@@ -84,7 +86,7 @@ def connect_account_sync(*, account_id: int, settle_now: bool = False) -> str:
                                                                                             updated_at=timezone.now())
         if changed and status == ConnectStatus.ENABLED and not settle_now:
             for order_id in _waiting_order_ids(account.exhibitor_id):
-                enqueue_after_commit("payments.transfers_create", order_id=str(order_id))
+                enqueue_on_commit("payments.transfers_create", order_id=str(order_id))
     if changed and status == ConnectStatus.ENABLED and settle_now:
         payouts_settle_exhibitor(exhibitor_id=account.exhibitor_id)
     logger.info("connect_account_synced", account=account.account_reference, status=str(status), changed=bool(changed))
@@ -190,16 +192,19 @@ def payouts_settle_order(*, order_id: Any) -> dict[str, int]:
             due, commission = _due(order_id, exhibitor_id, exhibitor.commission_bps)
             if transfer.status in OPEN_TRANSFER:
                 account = ConnectAccount.objects.filter(exhibitor_id=exhibitor_id, status=ConnectStatus.ENABLED).first()
+                sizes: dict[str, Any] = {}
                 if due <= 0:
-                    transfer.status = TransferStatus.NOTHING_DUE
+                    target = TransferStatus.NOTHING_DUE
                 elif account is None:
-                    transfer.status = TransferStatus.AWAITING_ACCOUNT
+                    target = TransferStatus.AWAITING_ACCOUNT
                 else:
-                    transfer.gross, transfer.commission, transfer.amount = due, commission, due - commission
-                    transfer.destination = account.account_reference
-                    transfer.status = TransferStatus.SENDING
+                    sizes = {"gross": due, "commission": commission, "amount": due - commission,
+                             "destination": account.account_reference}
+                    target = TransferStatus.SENDING
                     to_send.append(transfer.pk)
-                transfer.save(update_fields=["status", "gross", "commission", "amount", "destination", "updated_at"])
+                # Waiting again (awaiting_account → awaiting_account) is the helper's logged no-op.
+                transition(transfer, locked=True, name="settle", to=target, allowed_from=OPEN_TRANSFER, also=sizes,
+                           payload={"due": due, "commission": commission})
             elif transfer.status in (TransferStatus.SENDING, TransferStatus.SENT):
                 reversal = _claim_reversal(transfer, due, commission)
                 if reversal is not None:
@@ -248,8 +253,12 @@ def transfer_send(*, transfer_id: int) -> str:
             if exc.retryable:
                 logger.warning("transfer_send_unknown", transfer_id=transfer_id, error=str(exc))
                 return TransferStatus.SENDING
-            Transfer.objects.filter(pk=transfer_id, status=TransferStatus.SENDING).update(
-                status=TransferStatus.FAILED, failure_message=str(exc)[:500])
+            with transaction.atomic():
+                if Transfer.objects.filter(pk=transfer_id, status=TransferStatus.SENDING).update(
+                        status=TransferStatus.FAILED, failure_message=str(exc)[:500], updated_at=timezone.now()):
+                    record_transition(Transfer, transfer_id, name="fail", from_state=TransferStatus.SENDING,
+                                      to_state=TransferStatus.FAILED, reason="refused by the provider",
+                                      payload={"error": str(exc)[:500]})
             raise_to_operators(reason=f"Transfer {transfer_id} failed: {exc}", dedupe_key=f"transfer-failed:{transfer_id}",
                                order_id=transfer.order_id, payment_id=transfer.payment_id)
             return TransferStatus.FAILED
@@ -257,9 +266,8 @@ def transfer_send(*, transfer_id: int) -> str:
         transfer = Transfer.objects.select_for_update().get(pk=transfer_id)
         if transfer.status != TransferStatus.SENDING:
             return str(transfer.status)
-        transfer.status = TransferStatus.SENT
-        transfer.provider_reference = reference
-        transfer.save(update_fields=["status", "provider_reference", "updated_at"])
+        transition(transfer, locked=True, name="send", to=TransferStatus.SENT, allowed_from=[TransferStatus.SENDING],
+                   also={"provider_reference": reference}, payload={"reference": reference, "amount": transfer.amount})
         ledger_write(key=f"transfer:{transfer.pk}", kind="transfer", order_id=transfer.order_id, amount=transfer.amount,
                      currency=transfer.currency, exhibitor_id=transfer.exhibitor_id)
         ledger_write(key=f"commission:{transfer.pk}", kind="commission", order_id=transfer.order_id,
@@ -286,8 +294,12 @@ def reversal_send(*, reversal_id: int) -> str:
         except PaymentProviderError as exc:
             if exc.retryable:
                 return TransferStatus.PENDING
-            TransferReversal.objects.filter(pk=reversal_id).update(status=TransferStatus.FAILED,
-                                                                   failure_message=str(exc)[:500])
+            with transaction.atomic():
+                if TransferReversal.objects.filter(pk=reversal_id, status=TransferStatus.PENDING).update(
+                        status=TransferStatus.FAILED, failure_message=str(exc)[:500], updated_at=timezone.now()):
+                    record_transition(TransferReversal, reversal_id, name="fail", from_state=TransferStatus.PENDING,
+                                      to_state=TransferStatus.FAILED, reason="refused by the provider",
+                                      payload={"error": str(exc)[:500]})
             raise_to_operators(reason=f"Transfer reversal {reversal_id} failed: {exc}",
                                dedupe_key=f"reversal-failed:{reversal_id}", order_id=transfer.order_id,
                                payment_id=transfer.payment_id)
@@ -296,9 +308,8 @@ def reversal_send(*, reversal_id: int) -> str:
         reversal = TransferReversal.objects.select_for_update().get(pk=reversal_id)
         if reversal.status != TransferStatus.PENDING:
             return str(reversal.status)
-        reversal.status = TransferStatus.SENT
-        reversal.provider_reference = reference
-        reversal.save(update_fields=["status", "provider_reference", "updated_at"])
+        transition(reversal, locked=True, name="send", to=TransferStatus.SENT, allowed_from=[TransferStatus.PENDING],
+                   also={"provider_reference": reference}, payload={"reference": reference, "amount": reversal.amount})
         ledger_write(key=f"transfer_reversal:{reversal.pk}", kind="transfer_reversal", order_id=transfer.order_id,
                      amount=reversal.amount, currency=transfer.currency, exhibitor_id=transfer.exhibitor_id)
         ledger_write(key=f"commission_returned:{reversal.pk}", kind="commission", order_id=transfer.order_id,
@@ -321,8 +332,12 @@ def transfer_retry(*, transfer_id: int, actor: Any = None) -> str:
     if transfer.status == TransferStatus.FAILED:
         # The provider refused the last attempt definitely (nothing was created there): the next
         # one needs a new idempotency key, or the provider would replay the stored refusal.
-        reopened = Transfer.objects.filter(pk=transfer_id, status=TransferStatus.FAILED).update(
-            status=TransferStatus.PENDING, failure_message="", attempt=F("attempt") + 1, updated_at=timezone.now())
+        with transaction.atomic():
+            reopened = Transfer.objects.filter(pk=transfer_id, status=TransferStatus.FAILED).update(
+                status=TransferStatus.PENDING, failure_message="", attempt=F("attempt") + 1, updated_at=timezone.now())
+            if reopened:
+                record_transition(Transfer, transfer_id, name="retry", from_state=TransferStatus.FAILED,
+                                  to_state=TransferStatus.PENDING, actor=actor, reason="retried by an operator")
         if reopened:
             logger.info("transfer_reopened", transfer_id=transfer_id, actor_id=getattr(actor, "pk", None))
     if transfer.status in (*OPEN_TRANSFER, TransferStatus.FAILED):
@@ -334,8 +349,12 @@ def reversal_retry(*, reversal_id: int, actor: Any = None) -> str:
     """An operator asks a failed or stuck reversal to go again (a stuck one under the same
     idempotency key, a refused one under the next attempt's).
     Not inside a transaction. Returns the new status."""
-    reopened = TransferReversal.objects.filter(pk=reversal_id, status=TransferStatus.FAILED).update(
-        status=TransferStatus.PENDING, failure_message="", attempt=F("attempt") + 1, updated_at=timezone.now())
+    with transaction.atomic():
+        reopened = TransferReversal.objects.filter(pk=reversal_id, status=TransferStatus.FAILED).update(
+            status=TransferStatus.PENDING, failure_message="", attempt=F("attempt") + 1, updated_at=timezone.now())
+        if reopened:
+            record_transition(TransferReversal, reversal_id, name="retry", from_state=TransferStatus.FAILED,
+                              to_state=TransferStatus.PENDING, actor=actor, reason="retried by an operator")
     if reopened:
         logger.info("reversal_reopened", reversal_id=reversal_id, actor_id=getattr(actor, "pk", None))
     return reversal_send(reversal_id=reversal_id)

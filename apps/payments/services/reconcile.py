@@ -25,10 +25,11 @@ from apps.payments.models import (
     WebhookStatus,
 )
 from apps.payments.providers import PaymentProviderError
-from apps.payments.services.common import raise_to_operators, send_task
+from apps.payments.services.common import raise_to_operators
 from apps.payments.services.payments import payment_sync
 from apps.payments.services.payouts import payouts_settle_order, reversal_send, transfer_send
 from apps.payments.services.refunds import refund_sync
+from marketplace.tasks import enqueue_on_commit
 
 logger = structlog.get_logger(__name__)
 
@@ -87,7 +88,7 @@ def payments_reconcile(*, now: Any = None) -> dict[str, int]:
             raise_to_operators(reason=f"Webhook event {event_id} failed {attempts} times; replay it from the admin.",
                                dedupe_key=f"webhook-stuck:{event_pk}")
             continue
-        send_task("payments.webhook_process", {"event_pk": event_pk})
+        enqueue_on_commit("payments.webhook_process", event_pk=event_pk)
         counts["events"] += 1
     logger.info("payments_reconciled", **counts)
     return counts

@@ -24,10 +24,13 @@ from apps.payments.models import (
     RefundStatus,
 )
 from apps.payments.providers import PaymentProviderError, ProviderObject, get_provider
-from apps.payments.services.common import enqueue_after_commit, ledger_write, notify, raise_to_operators
+from apps.payments.services.common import ledger_write, raise_to_operators
+from marketplace import events
 from marketplace.errors import InvalidState, NotFound, PermissionDenied, ValidationFailed
 from marketplace.money import format_money
+from marketplace.tasks import enqueue_on_commit
 from marketplace.tenancy import exhibitor_ids_for, is_operator
+from marketplace.transitions import transition
 
 logger = structlog.get_logger(__name__)
 
@@ -164,8 +167,9 @@ def refund_sync(*, refund_id: int) -> str:
 
 def refund_record_result(*, refund_id: int, result: ProviderObject) -> str:
     """Record the provider's answer. On success, once: the ledger, the order's refunded state
-    (`order_mark_refunded`, for order refunds), revocation of the refunded lines and notifications,
-    all in one transaction; payouts are re-settled (transfer reversal) after commit. A failed
+    (`order_mark_refunded`, for order refunds) and "refund.succeeded" (notifications writes the
+    shopper's and exhibitors' messages in this transaction; fulfilment revokes the refunded lines
+    after commit), all in one transaction; payouts are re-settled (transfer reversal) after commit. A failed
     refund frees its lines for another attempt. Idempotent."""
     from apps.orders.models import REFUNDABLE, Order
 
@@ -176,9 +180,9 @@ def refund_record_result(*, refund_id: int, result: ProviderObject) -> str:
         if refund.status != RefundStatus.PENDING:
             return str(refund.status)
         if result.status == "failed":
-            refund.status = RefundStatus.FAILED
-            refund.failure_message = str(result.extra.get("error", "Refused by the provider."))[:500]
-            refund.save(update_fields=["status", "failure_message", "updated_at"])
+            transition(refund, locked=True, name="fail", to=RefundStatus.FAILED, allowed_from=[RefundStatus.PENDING],
+                       reason="refused by the provider",
+                       also={"failure_message": str(result.extra.get("error", "Refused by the provider."))[:500]})
             RefundLine.objects.filter(refund=refund).delete()
             raise_to_operators(reason=f"Refund {refund.pk} of order {order.number} failed: {refund.failure_message}",
                                dedupe_key=f"refund-failed:{refund.pk}", order_id=order.pk, payment_id=refund.payment_id)
@@ -188,20 +192,18 @@ def refund_record_result(*, refund_id: int, result: ProviderObject) -> str:
             refund.save(update_fields=["provider_reference", "updated_at"])
         if result.status != "succeeded":
             return RefundStatus.PENDING
-        refund.status = RefundStatus.SUCCEEDED
-        refund.succeeded_at = timezone.now()
-        refund.save(update_fields=["status", "succeeded_at", "updated_at"])
+        transition(refund, locked=True, name="succeed", to=RefundStatus.SUCCEEDED, allowed_from=[RefundStatus.PENDING],
+                   also={"succeeded_at": timezone.now()}, payload={"provider_reference": refund.provider_reference})
         ledger_write(key=f"refund:{refund.pk}", kind="refund", order_id=order.pk, amount=refund.amount,
                      currency=refund.currency)
         if refund.kind == RefundKind.ORDER and order.status in REFUNDABLE:
             _order_refunded(order=order, refund=refund)
     if refund.kind == RefundKind.ORDER:
-        enqueue_after_commit("payments.transfers_create", order_id=str(order_id))
+        enqueue_on_commit("payments.transfers_create", order_id=str(order_id))
     return RefundStatus.SUCCEEDED
 
 
 def _order_refunded(*, order: Any, refund: Refund) -> None:
-    from apps.fulfilment.services import entitlements_revoke_schedule
     from apps.orders import services as order_services
 
     refunded = (Refund.objects.filter(payment=refund.payment, kind=RefundKind.ORDER, status=RefundStatus.SUCCEEDED)
@@ -213,14 +215,9 @@ def _order_refunded(*, order: Any, refund: Refund) -> None:
     if full:
         line_ids = list(order.lines.values_list("id", flat=True))
     order_services.order_lines_release_quotas(order_id=order.pk, line_ids=line_ids)
-    entitlements_revoke_schedule(order_line_ids=line_ids, reason="refund")
-    context = {"order_id": str(order.pk), "order_number": order.number, "refund_id": refund.pk,
-               "amount": refund.amount, "currency": refund.currency, "full": full}
-    notify(kind="refund_issued", recipient_user_id=order.user_id, context=context, dedupe_key=f"refund_issued:{refund.pk}")
-    for allocation in refund.allocations.all():
-        notify(kind="sale_refunded", exhibitor_id=allocation.exhibitor_id,
-               context={**context, "exhibitor_amount": allocation.amount},
-               dedupe_key=f"sale_refunded:{refund.pk}:{allocation.exhibitor_id}")
+    # Fulfilment revokes `line_ids` (after commit); notifications tells the shopper and each
+    # exhibitor with a share of the refund (in this transaction).
+    events.emit("refund.succeeded", refund_id=refund.pk, order_id=str(order.pk), line_ids=sorted(line_ids), full=full)
 
 
 __all__ = ["PaymentStatus", "refund_create", "refund_record_result", "refund_send", "refund_sync"]

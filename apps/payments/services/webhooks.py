@@ -18,7 +18,7 @@ from django.utils import timezone
 from apps.payments.models import ConnectAccount, Payment, Refund, WebhookEvent, WebhookStatus
 from apps.payments.providers import PaymentProviderError, VerifiedEvent, get_provider
 from apps.payments.providers.simulated import CANCELED_EVENT, FAILED_EVENT, SUCCEEDED_EVENT
-from apps.payments.services.common import enqueue_after_commit
+from marketplace.tasks import enqueue_on_commit
 
 logger = structlog.get_logger(__name__)
 
@@ -46,7 +46,7 @@ def _store(*, provider: str, event: VerifiedEvent) -> int | None:
         if row is None:
             logger.info("webhook_duplicate", provider=provider, event_id=event.event_id)
             return None
-        enqueue_after_commit("payments.webhook_process", event_pk=row[0])
+        enqueue_on_commit("payments.webhook_process", event_pk=row[0])
     logger.info("webhook_received", provider=provider, event_id=event.event_id, type=event.type)
     return int(row[0])
 
@@ -164,4 +164,4 @@ def webhook_process(*, event_pk: int, replay: bool = False) -> str:
 def webhook_replay(*, event_pk: int) -> None:
     """Queue a stored event for processing again (admin action). Idempotent."""
     WebhookEvent.objects.filter(pk=event_pk).update(status=WebhookStatus.RECEIVED)
-    enqueue_after_commit("payments.webhook_process", event_pk=event_pk, replay=True)
+    enqueue_on_commit("payments.webhook_process", event_pk=event_pk, replay=True)
