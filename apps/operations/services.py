@@ -44,9 +44,9 @@ class ActionDef:
 
 
 def _order_cancel(*, target_id: str, actor: Any) -> str:
-    from apps.orders.services import order_cancel
+    from apps.payments.services.orders import order_cancel_with_payment
 
-    order = order_cancel(order_id=_uuid(target_id), actor=actor, note="cancelled by an operator (console)")
+    order = order_cancel_with_payment(order_id=_uuid(target_id), actor=actor, note="cancelled by an operator (console)")
     return gettext("Order %(number)s is %(status)s.") % {"number": order.number,
                                                          "status": str(order.get_status_display()).lower()}
 

@@ -3,7 +3,8 @@
 Placement claims everything in one short transaction (no external call inside; lock_timeout set
 on the connection), in a fixed order so two orders never deadlock: per-customer quotas, editions,
 slots, stock, each group by id. The payment provider is called only after that transaction
-commits (`order_checkout`).
+commits, by payments (`apps.payments.services.orders`: checkout, cancel with the provider's
+payment, the expiry sweep), which sits above orders; nothing here calls payments.
 
 Every transition goes through `_transition`: lock the order row, return quietly if the order is
 already in the target state (a repeated call is a logged no-op), raise InvalidState if the source
@@ -19,7 +20,7 @@ from typing import Any, cast
 
 import structlog
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
@@ -28,25 +29,12 @@ from apps.catalog import services as inventory
 from apps.catalog.models import Product, ProductKind, ServiceSlot
 from apps.exhibitors.models import ExhibitorStatus
 from apps.orders.models import CustomerProductQuota, Order, OrderEvent, OrderLine, OrderLineEdition, OrderStatus
-from apps.payments.models import Payment
-from apps.payments.services import payment_get_or_create_for_order, payment_try_create_for_order
-from apps.payments.services.cancel import (
-    CLOSED_STATUSES,
-    PaymentAlreadyTaken,
-    PaymentInProgress,
-    PaymentProviderUnavailable,
-    PaymentsStillOpen,
-    payment_cancel_for_order,
-    payments_close_for_order_locked,
-)
 from marketplace.errors import InvalidState, LimitExceeded, NotOnSale, SlotFull, SlotRequired, SoldOut, ValidationFailed
 
 logger = structlog.get_logger(__name__)
 
 MAX_QUANTITY = 10
 MAX_LINES = 20
-EXPIRE_BATCH = 200
-CANCEL_ROUNDS = 3  # an attempt created while cancelling sends the cancel round again
 
 
 @dataclass(frozen=True)
@@ -174,7 +162,7 @@ def order_place(*, user: Any, lines: Sequence[LineRequest], now: datetime | None
     ValidationFailed (unknown product, bad quantity, slot of another product), SlotRequired,
     NotOnSale, LimitExceeded, SoldOut or SlotFull; nothing is held when it raises. Not idempotent
     (the API's Idempotency-Key makes the request idempotent). The payment is not created here;
-    see `order_checkout`.
+    see `apps.payments.services.orders.order_checkout`.
     """
     now = now or timezone.now()
     slot_ids = {line.slot_id for line in lines if line.slot_id is not None}
@@ -273,25 +261,6 @@ def _set_prefetched_lines(order: Order, lines: list[OrderLine]) -> None:
     order._prefetched_objects_cache = {"lines": cached}  # type: ignore[attr-defined]
 
 
-def order_checkout(*, user: Any, lines: Sequence[LineRequest]) -> tuple[Order, Payment | None]:
-    """Place an order, then (after its hold committed) create its payment with the provider.
-
-    Preconditions: not called inside an outer transaction (the provider must never be called while
-    the hold's locks are held). Raises what `order_place` raises. A provider failure leaves the
-    order pending with no payment (None); the shopper retries with POST /orders/{id}/payment.
-    """
-    order = order_place(user=user, lines=lines)
-    return order, payment_try_create_for_order(order=order, attempt=1)  # a new order has no attempt yet
-
-
-def order_payment_for_shopper(*, order: Order) -> Payment:
-    """The order's open payment, or a new attempt. Raises InvalidState unless pending payment."""
-    if order.status != OrderStatus.PENDING_PAYMENT:
-        raise InvalidState(_("Order %(number)s is %(status)s; there is nothing to pay.")
-                           % {"number": order.number, "status": order.get_status_display()})
-    return payment_get_or_create_for_order(order=order)
-
-
 # --- Transitions -----------------------------------------------------------------------------------
 
 
@@ -349,45 +318,35 @@ def _release_holds(order: Order) -> dict[str, Any]:
     return {"released_serials": sorted(serial for _, _, serial in links)} if links else {}
 
 
-def _close_payments_and_release_holds(order: Order) -> dict[str, Any]:
-    payments_close_for_order_locked(order_id=order.pk)
-    return _release_holds(order)
+def order_cancel(*, order_id: Any, actor: Any = None, note: str = "cancelled",
+                 under_lock: Callable[[Order], None] | None = None) -> Order:
+    """Cancel a pending order, releasing its hold. The order transition only: the provider's
+    payment is cancelled first by payments (`apps.payments.services.orders.order_cancel_with_payment`,
+    what the API, the admin and the console call), which passes `under_lock` to check, under the
+    order's lock and before anything changes, that no attempt can still take money (it raises to
+    roll back).
 
-
-def order_cancel(*, order_id: Any, actor: Any = None, note: str = "cancelled") -> Order:
-    """Cancel a pending order: its payment at the provider first, then the order, releasing the hold.
-
-    A shopper told "cancelled" is never charged: the provider decides whether the cancel or the
-    shopper's payment came first, and a cancelled payment can no longer succeed. Not inside a
-    transaction (DESIGN.md habit 4): the attempts are cancelled at the provider with no lock held
-    (`payment_cancel_for_order`), then one short transaction locks the order, re-checks that no
-    attempt is still open (one created meanwhile sends it round again), transitions and releases
-    the hold.
-
-    Raises Order.DoesNotExist for an unknown id; InvalidState unless pending payment;
-    PaymentAlreadyTaken (409 `already_paid`) when the provider had already taken the money (the
-    order is then paid, as the payment's webhook would make it); PaymentInProgress (409
-    `payment_in_progress`) while a payment is processing; PaymentProviderUnavailable (503) when
-    the provider cannot be reached (the order is unchanged; retry). Idempotent: cancelling a
-    cancelled order changes nothing and asks no provider.
+    Raises Order.DoesNotExist for an unknown id; InvalidState unless pending payment; what
+    `under_lock` raises. Idempotent: cancelling a cancelled order changes nothing.
     """
-    for _round in range(CANCEL_ROUNDS):
-        if Order.objects.values_list("status", flat=True).get(pk=order_id) == OrderStatus.PENDING_PAYMENT:
-            payment_cancel_for_order(order_id=order_id, reason="requested_by_customer")
-        try:
-            return _transition(order_id=order_id, name="cancel", target=OrderStatus.CANCELLED, actor=actor, note=note,
-                               effect=_close_payments_and_release_holds)
-        except PaymentsStillOpen:
-            logger.info("order_cancel_attempt_created_meanwhile", order_id=str(order_id))
-    raise PaymentInProgress()
+
+    def effect(order: Order) -> dict[str, Any]:
+        if under_lock is not None:
+            under_lock(order)
+        return _release_holds(order)
+
+    return _transition(order_id=order_id, name="cancel", target=OrderStatus.CANCELLED, actor=actor, note=note,
+                       effect=effect)
 
 
-def order_expire(*, order_id: Any, now: datetime | None = None, close_payments: bool = False) -> Order:
+def order_expire(*, order_id: Any, now: datetime | None = None,
+                 under_lock: Callable[[Order], None] | None = None) -> Order:
     """Expire a pending order whose hold ran out, releasing the hold.
 
-    Raises InvalidState if the order is not pending or not due yet. Idempotent. The provider is
-    not called here: the sweep cancels the attempts first, then expires with `close_payments`,
-    which raises PaymentsStillOpen (nothing changed) if an attempt is still open.
+    Raises InvalidState if the order is not pending or not due yet, and what `under_lock` raises
+    (run under the order's lock before anything changes: the payments-side sweep,
+    `apps.payments.services.orders.orders_expire_due`, checks there that no attempt is still open).
+    Idempotent. The provider is never called here.
     """
     now = now or timezone.now()
 
@@ -395,8 +354,8 @@ def order_expire(*, order_id: Any, now: datetime | None = None, close_payments: 
         if order.expires_at > now:
             raise InvalidState(_("Order %(number)s holds its inventory until %(time)s.")
                                % {"number": order.number, "time": order.expires_at.isoformat()})
-        if close_payments:
-            payments_close_for_order_locked(order_id=order.pk)
+        if under_lock is not None:
+            under_lock(order)
         return _release_holds(order)
 
     return _transition(order_id=order_id, name="expire", target=OrderStatus.EXPIRED, note="hold expired", effect=effect, now=now)
@@ -479,55 +438,6 @@ def order_mark_refunded(*, order_id: Any, partial: bool, actor: Any = None, payl
                            note="partially refunded", payload=payload, repeatable=True)
     return _transition(order_id=order_id, name="refund", target=OrderStatus.REFUNDED, actor=actor, note="refunded",
                        payload=payload)
-
-
-# --- Expiry sweep ----------------------------------------------------------------------------------
-
-
-def orders_expire_due(*, now: datetime | None = None, batch_size: int = EXPIRE_BATCH, max_batches: int = 50) -> int:
-    """Expire pending orders past `expires_at`, `batch_size` at a time.
-
-    Each batch is picked with FOR UPDATE SKIP LOCKED in a short transaction (an order being paid
-    or cancelled right now is left to that request). Then, with no transaction open, an order
-    whose payment attempts could still take money has them cancelled at the provider first
-    (`payment_cancel_for_order`, reason "abandoned"), so an expired order is not charged later;
-    and each order is expired by `order_expire`, which re-checks its state and that no attempt is
-    still open under the order's lock. An order whose payment went through meanwhile becomes paid
-    instead; one whose payment is processing, or whose provider cannot be reached, stays pending
-    and is retried by the next sweep. An order that fails is logged and skipped. Idempotent; safe
-    to overlap. Returns how many orders were expired.
-    """
-    now = now or timezone.now()
-    expired = 0
-    failed: set[Any] = set()
-    for _batch in range(max_batches):
-        with transaction.atomic():
-            ids = list(
-                Order.objects.select_for_update(skip_locked=True)
-                .filter(status=OrderStatus.PENDING_PAYMENT, expires_at__lte=now)
-                .exclude(pk__in=failed)
-                .order_by("expires_at")
-                .values_list("pk", flat=True)[:batch_size]
-            )
-        with_payments = set(
-            Payment.objects.filter(order_id__in=ids, provider_reference__isnull=False).exclude(status__in=CLOSED_STATUSES)
-            .values_list("order_id", flat=True)
-        ) if ids else set()
-        for order_id in ids:
-            try:
-                if order_id in with_payments:
-                    payment_cancel_for_order(order_id=order_id, reason="abandoned")
-                order_expire(order_id=order_id, now=now, close_payments=True)
-                expired += 1
-            except (PaymentAlreadyTaken, PaymentInProgress, PaymentProviderUnavailable, PaymentsStillOpen) as exc:
-                logger.info("order_expire_deferred", order_id=str(order_id), reason=getattr(exc, "code", type(exc).__name__))
-                failed.add(order_id)
-            except (InvalidState, DatabaseError):
-                logger.exception("order_expire_failed", order_id=str(order_id))
-                failed.add(order_id)
-        if len(ids) < batch_size:
-            break
-    return expired
 
 
 # --- Fulfilment support (issue 5) --------------------------------------------------------------------

@@ -22,6 +22,9 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 
+# Imported first so the exhibitor admin is registered before payments extends it (end of module).
+from apps.exhibitors.admin import ExhibitorAdmin
+from apps.exhibitors.models import Exhibitor
 from apps.payments.models import (
     ConnectAccount,
     ConnectStatus,
@@ -44,6 +47,7 @@ from apps.payments.services.payouts import (
 )
 from apps.payments.services.webhooks import webhook_replay
 from marketplace.admin import (
+    AuditTrailMixin,
     ExhibitorScopedAdmin,
     OperatorOnlyAdminMixin,
     ReadOnlyAdminMixin,
@@ -125,7 +129,7 @@ class OperatorReadOnlyAdmin(OperatorOnlyAdminMixin, ReadOnlyAdminMixin, ModelAdm
 
 
 @admin.register(Payment)
-class PaymentAdmin(OperatorReadOnlyAdmin):
+class PaymentAdmin(AuditTrailMixin, OperatorReadOnlyAdmin):
     money_fields = ("amount",)
     list_display = ("order", "attempt", "provider", "provider_reference", "status", "amount_display",
                     "needs_attention", "created_at")
@@ -138,7 +142,7 @@ class PaymentAdmin(OperatorReadOnlyAdmin):
 
 
 @admin.register(Refund)
-class RefundAdmin(OperatorReadOnlyAdmin):
+class RefundAdmin(AuditTrailMixin, OperatorReadOnlyAdmin):
     money_fields = ("amount",)
     list_display = ("pk", "order", "kind", "amount_display", "status", "provider_reference", "actor", "created_at")
     list_filter = ("status", "kind")
@@ -174,7 +178,7 @@ class ReversalInline(ReadOnlyAdminMixin, TabularInline):
 
 
 @admin.register(Transfer)
-class TransferAdmin(StaffReadableMixin, ReadOnlyAdminMixin, ExhibitorScopedAdmin):
+class TransferAdmin(AuditTrailMixin, StaffReadableMixin, ReadOnlyAdminMixin, ExhibitorScopedAdmin):
     """One payout per exhibitor per order. Amounts are fixed when it is sent; until then the
     lines' total is shown and what the exhibitor will receive is an estimate."""
 
@@ -285,7 +289,7 @@ class TransferAdmin(StaffReadableMixin, ReadOnlyAdminMixin, ExhibitorScopedAdmin
 
 
 @admin.register(TransferReversal)
-class TransferReversalAdmin(StaffReadableMixin, ReadOnlyAdminMixin, ExhibitorScopedAdmin):
+class TransferReversalAdmin(AuditTrailMixin, StaffReadableMixin, ReadOnlyAdminMixin, ExhibitorScopedAdmin):
     """What refunds took back from payouts already sent (and the commission given back)."""
 
     exhibitor_path = "transfer__exhibitor_id"
@@ -587,3 +591,30 @@ def start_onboarding(model_admin: ModelAdmin, request: HttpRequest, exhibitor_id
                                                                               "link": link},
             messages.SUCCESS)
 
+
+
+# --- The exhibitor admin's payouts part -------------------------------------------------------------
+# Payments extends the exhibitor admin (exhibitors sits below payments and must not import it):
+# the Payouts row and the onboarding action are added here, at registration time.
+
+
+class ExhibitorPayoutsAdmin(ExhibitorAdmin):
+    """The exhibitor admin plus its payouts: the account's row and the onboarding action."""
+
+    actions = (*ExhibitorAdmin.actions, "start_payout_onboarding")
+    fieldsets = (*ExhibitorAdmin.fieldsets, (_("Payouts"), {"fields": ("payouts",)}))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return (*super().get_readonly_fields(request, obj), "payouts")
+
+    @display(description=_("Payout account"))
+    def payouts(self, obj: Exhibitor | None) -> str:
+        return exhibitor_payouts_cell(obj)
+
+    @action(description=_("Start payout onboarding (Stripe Connect Express)"), permissions=["approve"])
+    def start_payout_onboarding(self, request: HttpRequest, queryset: QuerySet[Exhibitor]) -> None:
+        start_onboarding(self, request, list(queryset.values_list("pk", flat=True)))
+
+
+admin.site.unregister(Exhibitor)
+admin.site.register(Exhibitor, ExhibitorPayoutsAdmin)

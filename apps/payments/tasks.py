@@ -39,3 +39,14 @@ def reconcile() -> dict[str, Any]:
     from apps.payments.services.reconcile import payments_reconcile
 
     return payments_reconcile()
+
+
+@shared_task(name="orders.expire_pending")
+def expire_pending() -> int:
+    """Beat, every minute: expire unpaid orders past their hold, batch by batch. Safe to overlap.
+
+    Here, not in orders, because the sweep cancels the provider's payment attempts first; the
+    task keeps its name (`orders.expire_pending`, the beat schedule's entry)."""
+    from apps.payments.services.orders import orders_expire_due
+
+    return orders_expire_due()

@@ -137,7 +137,7 @@ def test_an_expired_key_starts_over_and_prune_removes_only_expired(client, shopp
 
 
 def test_a_server_error_stores_nothing(client, product, monkeypatch):
-    from apps.orders import services
+    from apps.payments.services import orders as services
 
     def boom(**kwargs):
         raise RuntimeError("provider exploded")

@@ -243,8 +243,8 @@ def test_order_output_equals_drf_field_by_field_output(shopper, exhibitor_a):
     # given orders with one and several lines (a slot among them), with and without a payment
     from rest_framework import serializers
 
-    from apps.orders import selectors
-    from apps.orders.api.serializers import OrderOutputSerializer
+    from apps.payments.api.serializers import OrderOutputSerializer
+    from apps.payments.selectors import order_get_with_payments_for_shopper
     from apps.payments.services import payment_create_for_order
 
     slot = ServiceSlotFactory(product=ProductFactory(exhibitor=exhibitor_a, service=True))
@@ -256,7 +256,7 @@ def test_order_output_equals_drf_field_by_field_output(shopper, exhibitor_a):
 
     # when each is written both ways, as the detail endpoint reads it
     for order_id in (with_payment.pk, without_payment.pk):
-        order = selectors.order_get_for_shopper(user=shopper, order_id=str(order_id))
+        order = order_get_with_payments_for_shopper(user=shopper, order_id=str(order_id))
         serializer = OrderOutputSerializer(order)
         fast = serializer.to_representation(order)
         reference = dict(serializers.ModelSerializer.to_representation(serializer, order))

@@ -15,9 +15,9 @@ import pytest
 
 from apps.catalog.models import Edition, EditionStatus, Product
 from apps.fulfilment.models import Entitlement
-from apps.orders import services
 from apps.orders.models import Order, OrderEvent, OrderStatus
 from apps.payments.models import LedgerEntry, Payment, PaymentStatus, Refund
+from apps.payments.services import orders as payment_orders
 from apps.payments.services import payment_create_for_order, payment_simulate
 from apps.payments.services.webhooks import webhook_process
 from marketplace.errors import DomainError
@@ -89,7 +89,7 @@ def test_cancel_racing_a_payment_ends_cancelled_and_uncharged_or_refused_and_pai
         payment_create_for_order(order=order)
         stale = Order.objects.get(pk=order.pk)  # what the paying request loaded: pending
 
-        cancel, _paid = run_together([lambda o=order: services.order_cancel(order_id=o.pk, actor=shopper),
+        cancel, _paid = run_together([lambda o=order: payment_orders.order_cancel_with_payment(order_id=o.pk, actor=shopper),
                                       lambda o=stale: _pay(o)], threads=2)
         tasks.run_all()  # fulfilment, refunds, the cancel's own webhook
 

@@ -19,6 +19,7 @@ from apps.catalog.models import Edition, EditionStatus, Product, ServiceSlot
 from apps.orders import services
 from apps.orders.models import CustomerProductQuota, Order, OrderEvent, OrderLineEdition, OrderStatus
 from apps.orders.services import LineRequest
+from apps.payments.services import orders as payment_orders
 from marketplace.errors import InvalidState
 from tests.factories import ExhibitorFactory, ProductFactory, ServiceSlotFactory, ShopperFactory
 
@@ -116,10 +117,10 @@ def test_an_order_racing_its_expiry_sweep_ends_in_exactly_one_state(rival):
     for _ in range(rounds):
         order = place()
         Order.objects.filter(pk=order.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
-        act = {"cancel": lambda o=order: services.order_cancel(order_id=o.pk),
+        act = {"cancel": lambda o=order: payment_orders.order_cancel_with_payment(order_id=o.pk),
                "pay": lambda o=order: services.order_mark_paid(order_id=o.pk)}[rival]
 
-        results = run_together([act, services.orders_expire_due], threads=2)
+        results = run_together([act, payment_orders.orders_expire_due], threads=2)
 
         assert not [r for r in results if isinstance(r, Exception) and not isinstance(r, InvalidState)], results
         final = Order.objects.values_list("status", flat=True).get(pk=order.pk)

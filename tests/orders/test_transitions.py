@@ -10,7 +10,8 @@ from apps.catalog import services as catalog_services
 from apps.catalog.models import Edition, EditionStatus, Product, ServiceSlot
 from apps.orders import services
 from apps.orders.models import CustomerProductQuota, Order, OrderEvent, OrderLineEdition, OrderStatus
-from apps.orders.tasks import expire_pending
+from apps.payments.services import orders as payment_orders
+from apps.payments.tasks import expire_pending
 from marketplace.errors import InvalidState
 from tests.factories import ShopperFactory, place_order
 
@@ -164,13 +165,13 @@ def test_sweep_expires_only_due_pending_orders_in_batches(drop, exhibitor_a):
     later = place_order(ShopperFactory(), (drop, 1))
     Order.objects.filter(pk__in=[o.pk for o in [*due, paid]]).update(expires_at=timezone.now() - LATER)
 
-    expired = services.orders_expire_due(batch_size=2)
+    expired = payment_orders.orders_expire_due(batch_size=2)
 
     assert expired == 5
     assert set(Order.objects.filter(status=OrderStatus.EXPIRED).values_list("pk", flat=True)) == {o.pk for o in due}
     assert _status(paid) == OrderStatus.PAID
     assert _status(later) == OrderStatus.PENDING_PAYMENT
-    assert services.orders_expire_due() == 0  # idempotent
+    assert payment_orders.orders_expire_due() == 0  # idempotent
 
 
 def test_expire_task_runs_the_sweep_and_clears_flags_after_commit(shopper, drop, django_capture_on_commit_callbacks):

@@ -16,6 +16,7 @@ from apps.payments.models import LedgerEntry, Payment, PaymentStatus, Refund, Re
 from apps.payments.providers import PaymentProviderError, PaymentState
 from apps.payments.providers.simulated import SimulatedProvider
 from apps.payments.providers.stripe import ProviderCalledInTransaction, StripeProvider
+from apps.payments.services import orders as payment_orders
 from apps.payments.services import payment_apply_state, payment_create_for_order
 from apps.payments.services.webhooks import webhook_record_simulated
 from marketplace.errors import InvalidState
@@ -157,7 +158,7 @@ def test_cancel_answers_409_refusals_in_chinese(client_a, order, monkeypatch):
 
 def test_a_success_reported_for_a_cancelled_order_is_refunded_never_paid_late(order, tasks):
     # The provider reports success anyway (a provider-side race): the order stays cancelled.
-    order_services.order_cancel(order_id=order.pk)
+    payment_orders.order_cancel_with_payment(order_id=order.pk)
     payment = Payment.objects.get(order=order)
     state = PaymentState(reference=payment.provider_reference or "", status="succeeded", amount=payment.amount,
                          currency=payment.currency, charge_reference="sim_ch_x")
@@ -178,7 +179,7 @@ def test_a_success_reported_for_a_cancelled_order_is_refunded_never_paid_late(or
 
 def test_no_new_attempt_is_created_for_a_cancelled_order(client_a, order):
     stale = Order.objects.get(pk=order.pk)
-    order_services.order_cancel(order_id=order.pk)
+    payment_orders.order_cancel_with_payment(order_id=order.pk)
 
     with pytest.raises(InvalidState):
         payment_create_for_order(order=stale)  # a paying request that loaded the order before
@@ -200,7 +201,7 @@ def test_an_attempt_created_while_cancelling_is_cancelled_too(order, monkeypatch
 
     monkeypatch.setattr(SimulatedProvider, "cancel_payment", cancel_payment)
 
-    cancelled = order_services.order_cancel(order_id=order.pk)
+    cancelled = payment_orders.order_cancel_with_payment(order_id=order.pk)
 
     assert cancelled.status == OrderStatus.CANCELLED
     assert set(Payment.objects.filter(order=order).values_list("status", flat=True)) == {PaymentStatus.CANCELLED}
@@ -213,7 +214,7 @@ def test_an_attempt_whose_create_is_in_flight_is_closed_and_its_create_refused(o
 
     def create_payment(provider, **kwargs: Any):
         # The order is cancelled while the provider creates the attempt (its row has no reference yet).
-        order_services.order_cancel(order_id=order.pk)
+        payment_orders.order_cancel_with_payment(order_id=order.pk)
         return original(provider, **kwargs)
 
     monkeypatch.setattr(SimulatedProvider, "create_payment", create_payment)
@@ -234,7 +235,7 @@ def test_the_expiry_sweep_cancels_the_provider_payment_first(order, tasks, monke
     spy = CancelSpy(monkeypatch)
     Order.objects.filter(pk=order.pk).update(expires_at=order.expires_at - timedelta(hours=1))
 
-    assert order_services.orders_expire_due() == 1
+    assert payment_orders.orders_expire_due() == 1
 
     assert [call["reason"] for call in spy.calls] == ["abandoned"]
     assert Order.objects.get(pk=order.pk).status == OrderStatus.EXPIRED
@@ -247,12 +248,12 @@ def test_the_expiry_sweep_leaves_a_paid_or_processing_order_to_its_payment(order
     Order.objects.filter(pk=order.pk).update(expires_at=order.expires_at - timedelta(hours=1))
     spy = CancelSpy(monkeypatch, answer="processing")
 
-    assert order_services.orders_expire_due() == 0
+    assert payment_orders.orders_expire_due() == 0
     assert Order.objects.get(pk=order.pk).status == OrderStatus.PENDING_PAYMENT and _held(order) == 1
 
     spy.answer = None
     webhook_record_simulated(payment=Payment.objects.get(order=order), outcome="succeeded")
-    assert order_services.orders_expire_due() == 0
+    assert payment_orders.orders_expire_due() == 0
     assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
 
 
@@ -260,11 +261,11 @@ def test_the_expiry_sweep_retries_later_when_the_provider_is_down(order, monkeyp
     Order.objects.filter(pk=order.pk).update(expires_at=order.expires_at - timedelta(hours=1))
     spy = CancelSpy(monkeypatch, error=PaymentProviderError("timeout", retryable=True))
 
-    assert order_services.orders_expire_due() == 0
+    assert payment_orders.orders_expire_due() == 0
     assert Order.objects.get(pk=order.pk).status == OrderStatus.PENDING_PAYMENT
 
     spy.error = None
-    assert order_services.orders_expire_due() == 1
+    assert payment_orders.orders_expire_due() == 1
 
 
 # --- Stripe adapter against the fake ---------------------------------------------------------------

@@ -20,6 +20,7 @@ from apps.payments.models import Payment, PaymentStatus
 from apps.payments.providers import PaymentProviderError, get_provider
 from apps.payments.services.payments import payment_apply_state
 from marketplace.errors import DomainError, InvalidState
+from marketplace.transitions import record_transitions
 
 logger = structlog.get_logger(__name__)
 
@@ -111,3 +112,7 @@ def payments_close_for_order_locked(*, order_id: Any) -> None:
                   .update(status=PaymentStatus.CANCELLED, updated_at=timezone.now()))
         if closed != len(bare):  # a create finished meanwhile: it has a reference now
             raise PaymentsStillOpen()
+        # Without a reference an attempt never left `created` (the reference and the provider's
+        # status are written together).
+        record_transitions(Payment, bare, name="close", from_state=PaymentStatus.CREATED,
+                           to_state=PaymentStatus.CANCELLED, reason="order closed before the provider was reached")

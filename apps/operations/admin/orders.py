@@ -1,4 +1,4 @@
-"""Orders in the admin.
+"""Orders in the admin (registered here, in operations: it acts through payments and fulfilment).
 
 Operators see every order with all its lines and its event trail (read-only), cancel pending
 orders, retry fulfilment and refund what is left of an order. Exhibitor staff see the orders that
@@ -25,8 +25,12 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 
-from apps.orders import services
+from apps.fulfilment.services import fulfilment_retry
 from apps.orders.models import REFUNDABLE, Order, OrderEvent, OrderLine, OrderStatus
+from apps.payments.models import Refund, RefundStatus
+from apps.payments.services.orders import order_cancel_with_payment
+from apps.payments.services.payments import payment_paying_order
+from apps.payments.services.refunds import refund_create, refund_remaining
 from marketplace.admin import (
     ExhibitorScopedAdmin,
     ReadOnlyAdminMixin,
@@ -106,9 +110,6 @@ def _refund_plan(request: HttpRequest, orders: list[Order], line_ids: set[int] |
 
     Operators: what is left of each whole order (or, with `line_ids`, those lines). Staff: their
     own lines not refunded yet (or those of `line_ids` among them). Skipped orders carry why."""
-    from apps.payments.models import Refund, RefundStatus
-    from apps.payments.services.payments import payment_paying_order
-
     operator = is_operator(request.user)
     allowed = None if operator else exhibitor_ids_for(request.user)
     plan = []
@@ -151,9 +152,6 @@ def _refund_totals(plan: list[dict[str, Any]]) -> list[str]:
 
 
 def _refund_execute(request: HttpRequest, model_admin: ModelAdmin, plan: list[dict[str, Any]], reason: str) -> None:
-    from apps.payments.models import RefundStatus
-    from apps.payments.services.refunds import refund_create, refund_remaining
-
     for item in plan:
         if item["skip"]:
             continue
@@ -331,14 +329,12 @@ class OrderAdmin(ReadOnlyAdminMixin, ModelAdmin):
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         run_for_each(
             request, self, queryset.filter(status=OrderStatus.PENDING_PAYMENT),
-            lambda order: services.order_cancel(order_id=order.pk, actor=request.user, note="cancelled by an operator"),
+            lambda order: order_cancel_with_payment(order_id=order.pk, actor=request.user, note="cancelled by an operator"),
             _("Cancelled {count} order(s)."),
         )
 
     @action(description=_("Retry fulfilment of selected paid orders (clears needs attention)"), permissions=["cancel"])
     def retry_fulfilment(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        from apps.fulfilment.services import fulfilment_retry
-
         run_for_each(
             request, self, queryset.filter(status=OrderStatus.PAID),
             lambda order: fulfilment_retry(order_id=order.pk, actor=request.user),

@@ -1,7 +1,11 @@
 """Shopper order endpoints (API.md "Orders (shopper)"). Transport only: services do the work.
 
-Every lookup goes through `order_get_for_shopper`, so another shopper's order, an unknown id and
-a malformed id all answer 404 `not_found`.
+Here, in payments, not in orders: every one of them involves the order's payment (checkout creates
+it, cancel cancels it at the provider first, the output carries it), and payments may import orders.
+The URLs, names and operation ids are those of API.md (apps/payments/api/urls.py).
+
+Every lookup goes through `order_get_with_payments_for_shopper`, so another shopper's order, an
+unknown id and a malformed id all answer 404 `not_found`.
 """
 
 from typing import Any
@@ -13,15 +17,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.orders import selectors, services
-from apps.orders.api.serializers import (
-    OrderCreateInputSerializer,
+from apps.orders.api.serializers import OrderCreateInputSerializer
+from apps.orders.models import Order
+from apps.payments.api.serializers import (
     OrderOutputSerializer,
     PaymentOutputSerializer,
     PaymentSimulateInputSerializer,
 )
-from apps.orders.models import Order
+from apps.payments.selectors import order_get_with_payments_for_shopper, order_list_with_payments_for_shopper
+from apps.payments.services import orders as services
 from apps.payments.services.cancel import PaymentAlreadyTaken, PaymentInProgress, PaymentProviderUnavailable
+from apps.payments.services.payments import payment_simulate
 from marketplace.api.idempotency import HEADER, MAX_KEY_LENGTH, REPLAY_HEADER, idempotent
 from marketplace.api.pagination import CursorPagination
 from marketplace.api.schema import error_responses
@@ -62,7 +68,7 @@ class OrderListCreateView(GenericAPIView):
 
     @extend_schema(tags=["orders"], operation_id="orders_list", responses=OrderOutputSerializer(many=True))
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        page = self.paginate_queryset(selectors.order_list_for_shopper(user=request.user))
+        page = self.paginate_queryset(order_list_with_payments_for_shopper(user=request.user))
         return self.get_paginated_response(OrderOutputSerializer(page, many=True).data)
 
     @extend_schema(
@@ -84,7 +90,7 @@ class OrderListCreateView(GenericAPIView):
 class OrderDetailView(APIView):
     @extend_schema(tags=["orders"], operation_id="orders_retrieve", responses=OrderOutputSerializer)
     def get(self, request: Request, order_id: str, *args: Any, **kwargs: Any) -> Response:
-        order = selectors.order_get_for_shopper(user=request.user, order_id=order_id)
+        order = order_get_with_payments_for_shopper(user=request.user, order_id=order_id)
         return Response(OrderOutputSerializer(order).data)
 
 
@@ -94,16 +100,16 @@ class OrderCancelView(APIView):
                               **error_responses(InvalidState, PaymentAlreadyTaken, PaymentInProgress,
                                                 PaymentProviderUnavailable)})
     def post(self, request: Request, order_id: str, *args: Any, **kwargs: Any) -> Response:
-        order = selectors.order_get_for_shopper(user=request.user, order_id=order_id)
-        services.order_cancel(order_id=order.pk, actor=request.user, note="cancelled by the shopper")
-        return Response(OrderOutputSerializer(selectors.order_get_for_shopper(user=request.user, order_id=order_id)).data)
+        order = order_get_with_payments_for_shopper(user=request.user, order_id=order_id)
+        services.order_cancel_with_payment(order_id=order.pk, actor=request.user, note="cancelled by the shopper")
+        return Response(OrderOutputSerializer(order_get_with_payments_for_shopper(user=request.user, order_id=order_id)).data)
 
 
 class OrderPaymentView(APIView):
     @extend_schema(tags=["orders"], operation_id="orders_payment", request=None,
                    responses={200: PaymentOutputSerializer, **error_responses(InvalidState)})
     def post(self, request: Request, order_id: str, *args: Any, **kwargs: Any) -> Response:
-        order = selectors.order_get_for_shopper(user=request.user, order_id=order_id)
+        order = order_get_with_payments_for_shopper(user=request.user, order_id=order_id)
         payment = services.order_payment_for_shopper(order=order)
         return Response(PaymentOutputSerializer(payment).data)
 
@@ -114,10 +120,8 @@ class OrderPaymentSimulateView(APIView):
     @extend_schema(tags=["orders"], operation_id="orders_payment_simulate", request=PaymentSimulateInputSerializer,
                    responses={202: PaymentOutputSerializer, **error_responses(InvalidState)})
     def post(self, request: Request, order_id: str, *args: Any, **kwargs: Any) -> Response:
-        from apps.payments.services import payment_simulate
-
         serializer = PaymentSimulateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        order = selectors.order_get_for_shopper(user=request.user, order_id=order_id)
+        order = order_get_with_payments_for_shopper(user=request.user, order_id=order_id)
         payment = payment_simulate(order=order, outcome=serializer.validated_data["outcome"])
         return Response(PaymentOutputSerializer(payment).data, status=status.HTTP_202_ACCEPTED)

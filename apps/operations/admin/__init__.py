@@ -1,4 +1,6 @@
-"""The operators' action log in the admin: read-only, operators only."""
+"""The operations admin: the operators' action log (read-only, operators only), and the surfaces
+of lower apps that act through higher ones (orders: refunds through payments, fulfilment retries).
+"""
 
 
 from django.contrib import admin
@@ -16,3 +18,7 @@ class OperatorActionAdmin(OperatorOnlyAdminMixin, ReadOnlyAdminMixin, ModelAdmin
     list_select_related = ("actor",)
     readonly_fields = ("key", "action", "target_type", "target_id", "actor", "outcome", "detail", "created_at")
     fields = readonly_fields
+
+
+# Registered here, not in apps/orders: the order admin acts through payments and fulfilment.
+from apps.operations.admin import orders  # noqa: E402, F401
