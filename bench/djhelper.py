@@ -58,7 +58,7 @@ def capture(args: dict[str, Any]) -> Any:
     from django.test.utils import CaptureQueriesContext
 
     client = Client(HTTP_HOST="127.0.0.1", **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in args.get("headers", {}).items()})
-    patcher = mock.patch("apps.catalog.services.random.randint", return_value=args["randint"]) if args.get("randint") else None
+    patcher = mock.patch("apps.catalog.services.inventory.random.randint", return_value=args["randint"]) if args.get("randint") else None
     if patcher:
         patcher.start()
     try:

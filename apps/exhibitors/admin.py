@@ -1,7 +1,7 @@
 """Exhibitor admin. Staff edit their own profile; operators approve, suspend and add members.
 
 The payouts row and the payout onboarding action are added by payments, which may import this
-module (apps/payments/admin.py, `ExhibitorPayoutsAdmin`); nothing here reaches up to payments.
+module (apps/payments/admin/payouts.py, `ExhibitorPayoutsAdmin`); nothing here reaches up to payments.
 """
 
 from typing import Any

@@ -21,6 +21,7 @@ from apps.catalog.models import DownloadFile, ProductKind
 from apps.fulfilment import links, signing
 from apps.fulfilment.errors import EntitlementRevoked
 from apps.fulfilment.models import Entitlement, EntitlementStatus
+from apps.orders.models import Order
 from marketplace.errors import NotFound
 
 _CERTIFICATE_CODE = re.compile(r"[A-Za-z0-9_-]{1,40}")
@@ -231,7 +232,6 @@ def goods_get(*, token: str) -> tuple[Any, list[Entitlement]]:
     if read is None:
         raise NotFound()
     order_id, user_id = read
-    from apps.orders.models import Order
 
     order = Order.objects.filter(pk=order_id, user_id=user_id).first() if _is_uuid(order_id) else None
     if order is None:

@@ -13,6 +13,8 @@ from typing import Any
 
 from apps.fulfilment import links
 from apps.notifications.services import NotificationEvent, notification_enqueue, notifications_enqueue_many
+from apps.orders.models import OrderLine
+from apps.payments.models import Refund, RefundLine
 from marketplace import events
 from marketplace.money import format_money
 
@@ -50,8 +52,6 @@ def refund_succeeded(*, refund_id: int, line_ids: list[int], full: bool, **_: An
     """The shopper's refund_issued, and ONE sale_refunded per exhibitor with a share of the refund:
     its amount, and the items of its lines this refund returned (none for an amount-only refund).
     Idempotent per refund (dedupe keys `refund_issued:<refund>`, `sale_refunded:<refund>:<exhibitor>`)."""
-    from apps.orders.models import OrderLine
-    from apps.payments.models import Refund, RefundLine
 
     refund = Refund.objects.select_related("order").get(pk=refund_id)
     order = refund.order

@@ -27,6 +27,9 @@ from django.db.models import Exists, Model, OuterRef, Q, QuerySet, Subquery
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext, gettext_noop
 
+from apps.notifications.models import NotificationStatus
+from apps.orders.models import OrderEvent, OrderLine, OrderStatus
+from apps.payments.models import RefundStatus, TransferStatus, WebhookStatus
 from marketplace.money import format_money
 from marketplace.tenancy import is_operator, scope_to_user
 
@@ -100,7 +103,6 @@ def scope_by_order(path: str) -> ScopeFn:
     index for the queued rows only."""
 
     def scope(queryset: QuerySet[Any], user: Any) -> QuerySet[Any]:
-        from apps.orders.models import OrderLine
 
         lines = scope_to_user(OrderLine.objects.all(), user, path="exhibitor_id")
         return queryset.filter(Exists(lines.filter(order_id=OuterRef(path))))
@@ -139,7 +141,6 @@ def _has_model(label: str) -> bool:
 
 
 def _order_queues() -> list[QueueDef]:
-    from apps.orders.models import OrderEvent, OrderStatus
 
     def last_error() -> dict[str, Any]:
         events = OrderEvent.objects.filter(order_id=OuterRef("pk"), note="needs attention").order_by("-created_at", "-id")
@@ -185,7 +186,6 @@ def _money(obj: Any) -> str:
 def _payment_queues() -> list[QueueDef]:
     if not _has_model("payments.Refund"):
         return []
-    from apps.payments.models import RefundStatus, TransferStatus, WebhookStatus
 
     refunds = Source(key="refunds", model_label="payments.Refund", scope=scope_by_order("order_id"),
                      select_related=("order",))
@@ -231,7 +231,6 @@ def _payment_queues() -> list[QueueDef]:
 def _notification_queues() -> list[QueueDef]:
     if not _has_model("notifications.Notification"):
         return []
-    from apps.notifications.models import NotificationStatus
 
     notifications = Source(key="notifications", model_label="notifications.Notification",
                            scope=scope_by_exhibitor("exhibitor_id"))

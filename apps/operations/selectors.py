@@ -24,6 +24,7 @@ from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from apps.operations.queues import QueueDef, queues_for
+from apps.orders.models import OrderEvent, OrderStatus
 from marketplace.tenancy import exhibitor_ids_for, is_operator
 
 logger = structlog.get_logger(__name__)
@@ -163,7 +164,6 @@ def order_throughput(*, user: Any | None, now: datetime | None = None,
     """Orders placed, paid and fulfilled per minute over the last `minutes`, oldest minute first,
     every minute present (zeros filled in). One grouped query over the recent order events."""
     from apps.operations.queues import scope_by_order
-    from apps.orders.models import OrderEvent, OrderStatus
 
     now = now or timezone.now()
     end = now.replace(second=0, microsecond=0)

@@ -24,7 +24,15 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from apps.fulfilment.services import fulfilment_retry
 from apps.operations.models import ActionOutcome, OperatorAction
+from apps.orders.models import Order, OrderStatus
+from apps.orders.services import order_record_note
+from apps.payments.models import Transfer, TransferStatus
+from apps.payments.services.orders import order_cancel_with_payment
+from apps.payments.services.payouts import payouts_settle_order, transfer_send
+from apps.payments.services.refunds import refund_remaining, refund_send
+from apps.payments.services.webhooks import webhook_replay
 from marketplace.errors import DomainError, InvalidState, NotFound
 from marketplace.money import format_money
 
@@ -44,7 +52,6 @@ class ActionDef:
 
 
 def _order_cancel(*, target_id: str, actor: Any) -> str:
-    from apps.payments.services.orders import order_cancel_with_payment
 
     order = order_cancel_with_payment(order_id=_uuid(target_id), actor=actor, note="cancelled by an operator (console)")
     return gettext("Order %(number)s is %(status)s.") % {"number": order.number,
@@ -52,9 +59,6 @@ def _order_cancel(*, target_id: str, actor: Any) -> str:
 
 
 def _fulfilment_retry(*, target_id: str, actor: Any) -> str:
-    from apps.fulfilment.services import fulfilment_retry
-    from apps.orders.models import Order, OrderStatus
-    from apps.orders.services import order_record_note
 
     order_id = _uuid(target_id)
     row = Order.objects.filter(pk=order_id).values_list("status", "needs_attention").first()
@@ -73,7 +77,6 @@ def _fulfilment_retry(*, target_id: str, actor: Any) -> str:
 
 
 def _order_refund(*, target_id: str, actor: Any) -> str:
-    from apps.payments.services.refunds import refund_remaining
 
     # Records the refund with the actor and moves the order (OrderEvent) once the provider
     # confirms; a second click finds nothing left to refund and is refused.
@@ -84,14 +87,11 @@ def _order_refund(*, target_id: str, actor: Any) -> str:
 
 
 def _refund_retry(*, target_id: str, actor: Any) -> str:
-    from apps.payments.services.refunds import refund_send
 
     return gettext("Refund %(id)s: %(status)s.") % {"id": target_id, "status": refund_send(refund_id=_int(target_id))}
 
 
 def _payout_retry(*, target_id: str, actor: Any) -> str:
-    from apps.payments.models import Transfer, TransferStatus
-    from apps.payments.services.payouts import payouts_settle_order, transfer_send
 
     transfer = Transfer.objects.filter(pk=_int(target_id)).values("status", "order_id").first()
     if transfer is None:
@@ -109,7 +109,6 @@ def _payout_retry(*, target_id: str, actor: Any) -> str:
 
 
 def _webhook_replay(*, target_id: str, actor: Any) -> str:
-    from apps.payments.services.webhooks import webhook_replay
 
     webhook_replay(event_pk=_int(target_id))
     return gettext("Event queued for processing again.")

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
+from apps.orders.models import OrderLine
 from apps.payments.models import ConnectAccount, ConnectStatus, Transfer
 from apps.payments.services.payouts import OPEN_TRANSFER, connect_simulated_onboarding_complete
 from marketplace.errors import DomainError
@@ -55,7 +56,6 @@ def simulated_onboarding(request: HttpRequest, reference: str) -> HttpResponse:
     exhibitor = account.exhibitor
     waiting = (Transfer.objects.filter(exhibitor=exhibitor, status__in=OPEN_TRANSFER)
                .values("order_id").distinct().count())
-    from apps.orders.models import OrderLine
 
     waiting_sales = (OrderLine.objects.filter(exhibitor=exhibitor, order__transfers__exhibitor=exhibitor,
                                               order__transfers__status__in=OPEN_TRANSFER)

@@ -7,7 +7,7 @@ endpoint and the reconciliation sweep all end there, and it re-reads the provide
 trusting an event body.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from django.db import connection, transaction
@@ -15,6 +15,8 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apps.orders import services as order_services
+from apps.orders.models import Order, OrderStatus
 from apps.payments.models import OPEN_STATUSES, Payment, PaymentStatus, Refund, RefundKind, RefundStatus
 from apps.payments.providers import PaymentProviderError, PaymentState, get_provider
 from apps.payments.services.common import ledger_write, raise_to_operators
@@ -22,13 +24,10 @@ from marketplace import events
 from marketplace.tasks import enqueue_on_commit
 from marketplace.transitions import transition
 
-if TYPE_CHECKING:
-    from apps.orders.models import Order
-
 logger = structlog.get_logger(__name__)
 
 
-def payment_create_for_order(*, order: "Order", attempt: int | None = None) -> Payment:
+def payment_create_for_order(*, order: Order, attempt: int | None = None) -> Payment:
     """Create a new payment attempt for the order's total with the configured provider.
 
     Preconditions: the order is committed and pending payment (checked by the caller); not called
@@ -68,7 +67,6 @@ def _insert_while_order_pending(payment: Payment) -> bool:
     share lock on the order row. A cancel (or expiry) holding the order's lock makes it wait and
     then see the order closed; an attempt inserted first is seen by the cancel's re-check under
     that lock (`payments_close_for_order_locked`). Sets the row's id. Returns False if not inserted."""
-    from apps.orders.models import Order, OrderStatus
 
     fields = [f for f in Payment._meta.local_concrete_fields if not f.primary_key]
     values = [f.get_db_prep_save(f.pre_save(payment, add=True), connection) for f in fields]
@@ -88,8 +86,7 @@ def _insert_while_order_pending(payment: Payment) -> bool:
     return True
 
 
-def _order_closed(order: "Order") -> Exception:
-    from apps.orders.models import Order, OrderStatus
+def _order_closed(order: Order) -> Exception:
     from marketplace.errors import InvalidState
 
     status = Order.objects.values_list("status", flat=True).get(pk=order.pk)
@@ -109,7 +106,7 @@ def _cancel_orphan(*, payment_id: int, reference: str) -> None:
         logger.warning("payment_orphan_cancel_failed", payment_id=payment_id, exc_info=True)
 
 
-def payment_get_or_create_for_order(*, order: "Order") -> Payment:
+def payment_get_or_create_for_order(*, order: Order) -> Payment:
     """The order's open payment with a client secret, or a new attempt if there is none.
 
     Idempotent while an open attempt exists. Raises PaymentProviderError like
@@ -121,7 +118,7 @@ def payment_get_or_create_for_order(*, order: "Order") -> Payment:
     return payment_create_for_order(order=order)
 
 
-def payment_try_create_for_order(*, order: "Order", attempt: int | None = None) -> Payment | None:
+def payment_try_create_for_order(*, order: Order, attempt: int | None = None) -> Payment | None:
     """`payment_create_for_order`, but a provider failure is logged and answered with None: the
     order and its hold stand, and the shopper retries through POST /orders/{id}/payment. An order
     cancelled meanwhile gets no payment either (None)."""
@@ -150,7 +147,7 @@ def payment_sync(*, payment_id: int) -> str:
     return payment_apply_state(payment_id=payment_id, state=state)
 
 
-def _void(*, order: "Order", payment: Payment, amount: int, reason: str) -> Refund:
+def _void(*, order: Order, payment: Payment, amount: int, reason: str) -> Refund:
     """The payment bought nothing: refund it whole after commit and tell operators."""
     refund, _ = Refund.objects.get_or_create(
         payment=payment, kind=RefundKind.VOID,
@@ -162,8 +159,7 @@ def _void(*, order: "Order", payment: Payment, amount: int, reason: str) -> Refu
     return refund
 
 
-def _paid(order: "Order", payment: Payment, *, late: bool) -> None:
-    from apps.orders import services as order_services
+def _paid(order: Order, payment: Payment, *, late: bool) -> None:
 
     payload = {"payment_id": payment.pk, "provider": payment.provider, "reference": payment.provider_reference}
     if late:
@@ -192,7 +188,6 @@ def payment_apply_state(*, payment_id: int, state: PaymentState, now: Any = None
     A failure or cancellation only marks the payment: the order stays payable until it expires.
     Returns a short outcome label. Idempotent.
     """
-    from apps.orders.models import Order, OrderStatus
     from marketplace.errors import LimitExceeded, SlotFull, SoldOut
 
     now = now or timezone.now()
@@ -255,13 +250,12 @@ __all__ = ["RefundStatus", "payment_apply_state", "payment_create_for_order", "p
            "payment_paying_order", "payment_sync", "payment_try_create_for_order"]
 
 
-def payment_simulate(*, order: "Order", outcome: str) -> Payment:
+def payment_simulate(*, order: Order, outcome: str) -> Payment:
     """The simulated provider's stand-in for the shopper paying: store a simulated event for the
     order's open payment in the webhook inbox and enqueue its processing, exactly like a Stripe
     webhook. Raises NotFound unless the simulated provider is active, InvalidState unless the
     order is pending payment, ValidationFailed for an unknown outcome. Idempotent per (payment,
     outcome). Not inside a transaction (may create the payment attempt)."""
-    from apps.orders.models import OrderStatus
     from apps.payments.providers import configured_provider_name
     from apps.payments.services.webhooks import webhook_record_simulated
     from marketplace.errors import InvalidState, NotFound, ValidationFailed

@@ -16,6 +16,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from apps.exhibitors.models import Exhibitor
+from apps.orders.models import OrderLine
 from apps.payments.models import (
     ConnectAccount,
     ConnectStatus,
@@ -47,7 +49,6 @@ def connect_onboarding_start(*, exhibitor_id: int, actor: Any = None) -> Connect
     Not inside a transaction (the provider is called). The account creation is idempotent on the
     exhibitor id; each call numbers a new link. Raises PaymentProviderError.
     """
-    from apps.exhibitors.models import Exhibitor
 
     exhibitor = Exhibitor.objects.get(pk=exhibitor_id)
     account = ConnectAccount.objects.filter(exhibitor=exhibitor).first()
@@ -154,7 +155,6 @@ def payouts_settle_exhibitor(*, exhibitor_id: int) -> dict[str, int]:
 
 def _due(order_id: Any, exhibitor_id: int, bps: int) -> tuple[int, int]:
     """(gross due, commission) for an exhibitor's lines of an order, after succeeded refunds."""
-    from apps.orders.models import OrderLine
 
     gross = OrderLine.objects.filter(order_id=order_id, exhibitor_id=exhibitor_id).aggregate(t=Sum("total"))["t"] or 0
     refunded = (RefundAllocation.objects.filter(refund__order_id=order_id, refund__kind=RefundKind.ORDER,
@@ -171,8 +171,6 @@ def payouts_settle_order(*, order_id: Any) -> dict[str, int]:
     payment. Transfers wait (awaiting_account) for exhibitors without an enabled Connect account.
     Returns counts of provider calls made. Idempotent; safe to run concurrently.
     """
-    from apps.exhibitors.models import Exhibitor
-    from apps.orders.models import OrderLine
     from apps.payments.services.payments import payment_paying_order
 
     payment = payment_paying_order(order_id=order_id)

@@ -14,6 +14,8 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apps.orders import services as order_services
+from apps.orders.models import REFUNDABLE, Order
 from apps.payments.models import (
     Payment,
     PaymentStatus,
@@ -69,7 +71,6 @@ def refund_create(*, order_id: Any, actor: Any, line_ids: list[int] | None = Non
     the provider call itself is idempotent on the refund id. Returns the refund (succeeded,
     pending if the provider's answer is unknown and will be retried, or failed).
     """
-    from apps.orders.models import REFUNDABLE, Order
 
     if (line_ids is None) == (amount is None):
         raise ValidationFailed(_("Refund either lines or an amount."))
@@ -171,7 +172,6 @@ def refund_record_result(*, refund_id: int, result: ProviderObject) -> str:
     shopper's and exhibitors' messages in this transaction; fulfilment revokes the refunded lines
     after commit), all in one transaction; payouts are re-settled (transfer reversal) after commit. A failed
     refund frees its lines for another attempt. Idempotent."""
-    from apps.orders.models import REFUNDABLE, Order
 
     with transaction.atomic():
         order_id = Refund.objects.values_list("order_id", flat=True).get(pk=refund_id)
@@ -204,7 +204,6 @@ def refund_record_result(*, refund_id: int, result: ProviderObject) -> str:
 
 
 def _order_refunded(*, order: Any, refund: Refund) -> None:
-    from apps.orders import services as order_services
 
     refunded = (Refund.objects.filter(payment=refund.payment, kind=RefundKind.ORDER, status=RefundStatus.SUCCEEDED)
                 .aggregate(total=Sum("amount"))["total"] or 0)

@@ -1,4 +1,4 @@
-"""Writes of the notification outbox: enqueue, send an email, deliver a webhook.
+"""The notification outbox: enqueue, claim, finish, and the sweep of stale or due rows.
 
 Exactly-once effects on top of at-least-once tasks: a row is claimed (pending -> sending, attempt
 counted, committed) before the email or HTTP call and marked sent after it, so a repeated task
@@ -8,30 +8,24 @@ records it can cause a repeat; the sweep retries such a claim only after STALE_S
 Rows written together (one event, or several events of one transaction through
 `notifications_enqueue_many`) are sent by ONE `notifications.send_batch` task after commit, each
 row still claimed, sent and recorded on its own. Single-row tasks send the retries with backoff.
+
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import hmac
-import json
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
 
+from apps.exhibitors.models import ExhibitorMembership
 from apps.notifications.models import (
     EXHIBITOR_KINDS,
     Channel,
@@ -39,21 +33,13 @@ from apps.notifications.models import (
     Notification,
     NotificationKind,
     NotificationStatus,
-    WebhookDelivery,
 )
-from marketplace.money import format_money
-from marketplace.netguard import outbound_url_error
 from marketplace.tasks import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
-SIGNATURE_HEADER = "X-Expo-Signature"
 # Rows per `notifications.send_batch` task when the sweep re-enqueues a backlog.
 SWEEP_BATCH_SIZE = 50
-WEBHOOK_EVENT_TYPES: dict[str, str] = {
-    NotificationKind.NEW_SALE: "sale.created",
-    NotificationKind.SALE_REFUNDED: "sale.refunded",
-}
 
 
 def _conf(name: str) -> Any:
@@ -74,7 +60,6 @@ def _operators() -> list[Any]:
 
 def _exhibitor_staff(exhibitor_ids: set[int]) -> dict[int, list[Any]]:
     """Active staff of each exhibitor, by exhibitor id, ordered by user id (one query)."""
-    from apps.exhibitors.models import ExhibitorMembership
 
     staff: dict[int, list[Any]] = {}
     if not exhibitor_ids:
@@ -254,225 +239,6 @@ def _finish(notification: Notification, *, ok: bool, error: str = "", retry: boo
         else:
             Notification.objects.filter(pk=notification.pk).update(status=NotificationStatus.FAILED, last_error=error[:2000])
     logger.warning("notification %s attempt %s failed: %s", notification.pk, notification.attempts, error[:200])
-
-
-# --- Email -----------------------------------------------------------------------------------------
-
-
-# Amounts a notification's context may carry in minor units, with its `currency`: each gets a
-# `<key>_display` ("CNY 12.50") for the templates, so no email ever shows 1250 as money.
-MONEY_KEYS = ("amount", "total", "exhibitor_amount")
-
-
-def _with_money_display(context: dict[str, Any]) -> dict[str, Any]:
-    currency = context.get("currency")
-    if not currency:
-        return context
-    shown = dict(context)
-    for key in MONEY_KEYS:
-        value = context.get(key)
-        if isinstance(value, int) and not isinstance(value, bool) and not context.get(f"{key}_display"):
-            shown[f"{key}_display"] = format_money(value, str(currency))
-    return shown
-
-
-def render_email(*, kind: str, language: str, context: dict[str, Any]) -> tuple[str, str]:
-    """(subject, body) from `notifications/email/<language>/<kind>.txt`: first line is the subject.
-
-    English and Simplified Chinese (`zh*`); anything else is English. Rendered with that language
-    active, so translated labels in the context (choices, lazy strings) come out in it too.
-    """
-    lang = "zh-hans" if language.lower().startswith("zh") else "en"
-    with translation.override(lang):
-        text = render_to_string(f"notifications/email/{lang}/{kind}.txt", _with_money_display(context))
-    subject, _, body = text.strip().partition("\n")
-    return subject.strip(), body.strip() + "\n"
-
-
-def _email_claimed(notification: Notification, *, mail_connection: Any = None) -> bool:
-    """Send a claimed email row and record the outcome. True if sent. Never raises for delivery
-    problems: they are recorded and retried with backoff (the connection is closed so the next
-    message of a batch reconnects)."""
-    try:
-        subject, body = render_email(kind=notification.kind, language=notification.language, context=notification.context)
-        message = EmailMultiAlternatives(subject=subject, body=body, to=[notification.recipient_email],
-                                         headers={"X-Expo-Notification": notification.dedupe_key}, connection=mail_connection)
-        if mail_connection is not None:
-            mail_connection.open()  # once per batch: later messages reuse it (no-op when open)
-        message.send()
-    except Exception as exc:  # any backend failure: retry later, the outbox keeps the row
-        if mail_connection is not None:
-            with contextlib.suppress(Exception):  # already failing; the next message reconnects
-                mail_connection.close()
-        _finish(notification, ok=False, error=f"{type(exc).__name__}: {exc}")
-        return False
-    _finish(notification, ok=True)
-    return True
-
-
-def notification_send(*, notification_id: int) -> bool:
-    """Send one email notification. Idempotent: a row already sent (or being sent) is left alone.
-
-    Returns True if this call sent it. A mail backend error is recorded and retried with backoff
-    up to MAX_ATTEMPTS, then the row is marked failed. Never raises for delivery problems.
-    """
-    notification = _claim(notification_id=notification_id, channel=Channel.EMAIL, now=timezone.now())
-    if notification is None:
-        return False
-    return _email_claimed(notification)
-
-
-def notifications_send_batch(*, notification_ids: Sequence[int]) -> int:
-    """Send several outbox rows (emails and webhooks) in one go; returns how many were sent.
-
-    Each row is handled exactly as `notification_send` / `webhook_deliver` handle one: claimed on
-    its own (a row sent, failed, not due or claimed elsewhere is skipped), sent, and its outcome
-    recorded right after its own send, so exactly-once holds per row and a repeated batch sends
-    nothing twice. Emails go first, over one mail connection; then webhooks. A failure of one row
-    does not stop the others: delivery errors are recorded and retried per row with backoff;
-    an unexpected error is logged, the remaining rows are still sent, and the first such error
-    is raised at the end (the task retries transient ones; rows left claimed are retried by the
-    sweep after STALE_SENDING_SECONDS).
-    """
-    ids = sorted({int(i) for i in notification_ids})
-    if not ids:
-        return 0
-    rows = list(Notification.objects.filter(pk__in=ids, status=NotificationStatus.PENDING).order_by("id"))
-    rows.sort(key=lambda row: row.channel != Channel.EMAIL)  # emails first, then webhooks
-    sent = 0
-    first_error: BaseException | None = None
-    mail_connection = get_connection() if any(row.channel == Channel.EMAIL for row in rows) else None
-    try:
-        for row in rows:
-            try:
-                if row.channel == Channel.EMAIL:
-                    if _claim_loaded(row, now=timezone.now()):
-                        sent += _email_claimed(row, mail_connection=mail_connection)
-                else:
-                    # Webhooks are claimed and read again, like webhook_deliver: the endpoint may
-                    # have been disabled since the batch read it.
-                    sent += webhook_deliver(notification_id=row.pk)
-            except Exception as exc:
-                logger.exception("notification %s could not be sent in its batch", row.pk)
-                first_error = first_error or exc
-    finally:
-        if mail_connection is not None:
-            try:
-                mail_connection.close()
-            except Exception:
-                logger.warning("closing the mail connection failed", exc_info=True)
-    if first_error is not None:
-        raise first_error
-    return sent
-
-
-# --- Webhooks --------------------------------------------------------------------------------------
-
-
-def webhook_sign(*, secret: str, timestamp: int, body: bytes) -> str:
-    """The X-Expo-Signature value: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>`."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={mac}"
-
-
-def webhook_verify(*, secret: str, header: str, body: bytes, tolerance: int = 300, now: float | None = None) -> bool:
-    """What a receiver does: check the signature and that the timestamp is recent."""
-    try:
-        parts = dict(item.split("=", 1) for item in header.split(","))
-        timestamp = int(parts["t"])
-    except (KeyError, ValueError):
-        return False
-    if abs((now or time.time()) - timestamp) > tolerance:
-        return False
-    expected = webhook_sign(secret=secret, timestamp=timestamp, body=body).split("v1=", 1)[1]
-    return hmac.compare_digest(expected, parts.get("v1", ""))
-
-
-def webhook_deliver(*, notification_id: int) -> bool:
-    """POST one webhook notification to its endpoint, signed; log the attempt.
-
-    Idempotent like `notification_send`. 2xx: sent, the endpoint's 410 counter resets. 410: not
-    retried, and the endpoint is disabled after WEBHOOK_DISABLE_AFTER_410S in a row. Other
-    answers and network errors: retried with exponential backoff, then failed. An inactive
-    endpoint fails the row without a request. No lock is held during the HTTP call.
-    """
-    notification = _claim(notification_id=notification_id, channel=Channel.WEBHOOK, now=timezone.now())
-    if notification is None:
-        return False
-    return _webhook_claimed(notification)
-
-
-def _webhook_claimed(notification: Notification) -> bool:
-    """POST a claimed webhook row and record the outcome (see `webhook_deliver`). True if delivered."""
-    endpoint = notification.endpoint
-    assert endpoint is not None  # a database constraint guarantees it for webhook rows
-    if not endpoint.active:
-        _finish(notification, ok=False, error="endpoint disabled", retry=False)
-        return False
-    refused = outbound_url_error(endpoint.url, allow_private=_conf("WEBHOOK_ALLOW_PRIVATE_HOSTS"))
-    if refused:
-        # Checked again at send time: the host may resolve elsewhere than when it was saved.
-        _finish(notification, ok=False, error=f"refused: {refused}", retry=False)
-        return False
-    event_id = notification.dedupe_key
-    body = json.dumps({
-        "id": event_id, "type": WEBHOOK_EVENT_TYPES.get(notification.kind, notification.kind),
-        "created": int(notification.created_at.timestamp()), "data": notification.context,
-    }, separators=(",", ":"), sort_keys=True).encode()
-    timestamp = int(time.time())
-    headers = {
-        "Content-Type": "application/json", "User-Agent": "ExpoMarketplace-Webhooks/1",
-        SIGNATURE_HEADER: webhook_sign(secret=endpoint.secret, timestamp=timestamp, body=body),
-        "X-Expo-Event-Id": event_id,
-    }
-    started = time.monotonic()
-    status: int | None = None
-    response_text = ""
-    error = ""
-    try:
-        response = requests.post(endpoint.url, data=body, headers=headers, timeout=_conf("WEBHOOK_TIMEOUT_SECONDS"),
-                                 allow_redirects=False)
-        status = response.status_code
-        response_text = response.text[:2000]
-    except requests.RequestException as exc:
-        error = f"{type(exc).__name__}: {exc}"
-    ok = status is not None and 200 <= status < 300
-    try:
-        WebhookDelivery.objects.create(
-            notification=notification, endpoint=endpoint, exhibitor_id=endpoint.exhibitor_id, attempt=notification.attempts,
-            event_id=event_id, request_body=body.decode(), response_status=status, response_body=response_text,
-            error=error, duration_ms=int((time.monotonic() - started) * 1000), success=ok,
-        )
-    except IntegrityError:  # the endpoint was deleted meanwhile
-        logger.warning("webhook delivery log for %s not written", notification.pk)
-    if ok:
-        ExhibitorWebhookEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_410s=0)
-        _finish(notification, ok=True)
-        return True
-    if status == 410:
-        with transaction.atomic():
-            ExhibitorWebhookEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_410s=F("consecutive_410s") + 1)
-            ExhibitorWebhookEndpoint.objects.filter(
-                pk=endpoint.pk, consecutive_410s__gte=_conf("WEBHOOK_DISABLE_AFTER_410S"),
-            ).update(active=False)
-        _finish(notification, ok=False, error="410 Gone", retry=False)
-        return False
-    _finish(notification, ok=False, error=error or f"HTTP {status}")
-    return False
-
-
-@transaction.atomic
-def webhook_endpoint_save(*, endpoint: ExhibitorWebhookEndpoint) -> ExhibitorWebhookEndpoint:
-    """Create or update an exhibitor's webhook endpoint.
-
-    Raises django ValidationError (on `url`) for a URL our workers may not request
-    (marketplace/netguard.py). Saving an active endpoint starts a fresh 410 count (re-enabling).
-    """
-    endpoint.full_clean()
-    if endpoint.active:
-        endpoint.consecutive_410s = 0
-    endpoint.save()
-    return endpoint
 
 
 # --- Sweep -----------------------------------------------------------------------------------------

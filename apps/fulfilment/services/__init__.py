@@ -1,0 +1,24 @@
+"""Fulfilment services: turn paid orders into entitlements, and revoke them on refund. Split by
+sub-domain: fulfil (fulfil, flag, retry, sweep), revoke (refunded lines), downloads (signed links,
+checks) and passes (certificate message, pass tokens, redemption).
+
+All writes of apps.fulfilment happen here (DESIGN.md). Tasks in tasks.py are thin wrappers.
+Other apps import from here."""
+
+from apps.fulfilment.services.downloads import DOWNLOAD_SALT, download_check, download_consume, download_token_make
+from apps.fulfilment.services.fulfil import (
+    fulfilment_flag_failed,
+    fulfilment_fulfil_order,
+    fulfilment_retry,
+    fulfilment_schedule,
+    fulfilment_sweep_unfulfilled,
+)
+from apps.fulfilment.services.passes import certificate_message, pass_redeem, pass_token_make, pass_token_read
+from apps.fulfilment.services.revoke import entitlements_revoke_lines, entitlements_revoke_schedule
+
+__all__ = [
+    "DOWNLOAD_SALT", "certificate_message", "download_check", "download_consume", "download_token_make",
+    "entitlements_revoke_lines", "entitlements_revoke_schedule", "fulfilment_flag_failed", "fulfilment_fulfil_order",
+    "fulfilment_retry", "fulfilment_schedule", "fulfilment_sweep_unfulfilled", "pass_redeem", "pass_token_make",
+    "pass_token_read",
+]

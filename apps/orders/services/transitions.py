@@ -1,0 +1,212 @@
+"""The order state machine: pay (and pay late), cancel, expire, fulfil, refund marks, audit notes.
+
+Every transition goes through `_transition`: lock the order row, return quietly if the order is
+already in the target state (a repeated call is a logged no-op), raise InvalidState if the source
+state is wrong, run the django-fsm transition, save with `update_fields` and write an OrderEvent,
+all in one transaction.
+"""
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import structlog
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import can_proceed
+
+from apps.catalog import services as inventory
+from apps.catalog.models import ProductKind
+from apps.orders.models import Order, OrderEvent, OrderLineEdition, OrderStatus
+from apps.orders.services.quotas import _claim_quotas, _release_quotas
+from marketplace.errors import InvalidState
+
+logger = structlog.get_logger(__name__)
+
+
+def _transition(*, order_id: Any, name: str, target: str, actor: Any = None, note: str = "",
+                payload: dict[str, Any] | None = None, repeatable: bool = False,
+                effect: Callable[[Order], dict[str, Any] | None] | None = None, now: datetime | None = None) -> Order:
+    """Lock, check, transition, save, audit; see the module docstring. `effect` runs under the lock
+    before the state changes (inventory release or conversion) and may add to the event payload."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status == target and not repeatable:
+            logger.info("order_transition_repeated", order_id=str(order.pk), transition=name, status=order.status)
+            return order
+        method = getattr(order, name)
+        if not can_proceed(method):
+            current = order.get_status_display().lower()
+            raise InvalidState(_("Order %(number)s is %(status)s; it cannot become %(target)s.")
+                               % {"number": order.number, "status": current, "target": OrderStatus(target).label})
+        extra = effect(order) if effect else None
+        from_status = order.status
+        method()
+        order.status_changed_at = now
+        order.save(update_fields=["status", "status_changed_at", "updated_at"])
+        OrderEvent.objects.create(
+            order=order, from_status=from_status, to_status=order.status, actor=actor, note=note,
+            payload={**(payload or {}), **(extra or {})},
+        )
+    logger.info("order_transition", order_id=str(order.pk), transition=name, from_status=from_status, to_status=order.status)
+    return order
+
+
+def _release_holds(order: Order) -> dict[str, Any]:
+    """Give back everything the order holds. Runs under the order's lock, once per order (the
+    caller moves the order out of pending_payment in the same transaction)."""
+    lines = list(order.lines.all())
+    links = list(OrderLineEdition.objects.filter(line__order=order).values_list("id", "edition_id", "edition__serial"))
+    slots: Counter[int] = Counter()
+    stock: Counter[int] = Counter()
+    quotas: Counter[int] = Counter()
+    for line in lines:
+        if line.slot_id is not None:
+            slots[line.slot_id] += line.quantity
+        if line.stock_held:
+            stock[line.product_id] += line.stock_held
+        if line.quota_counted:
+            quotas[line.product_id] += line.quota_counted
+    inventory.inventory_release(edition_ids=[edition_id for _, edition_id, _ in links], slots=dict(slots), stock=dict(stock))
+    _release_quotas(user_id=order.user_id, counted=dict(quotas))
+    if links:
+        OrderLineEdition.objects.filter(id__in=[link_id for link_id, _, _ in links]).delete()
+    product_ids = [line.product_id for line in lines]
+    slot_ids = list(slots)
+    transaction.on_commit(lambda: inventory.inventory_clear_flags(product_ids=product_ids, slot_ids=slot_ids))
+    return {"released_serials": sorted(serial for _, _, serial in links)} if links else {}
+
+
+def order_cancel(*, order_id: Any, actor: Any = None, note: str = "cancelled",
+                 under_lock: Callable[[Order], None] | None = None) -> Order:
+    """Cancel a pending order, releasing its hold. The order transition only: the provider's
+    payment is cancelled first by payments (`apps.payments.services.orders.order_cancel_with_payment`,
+    what the API, the admin and the console call), which passes `under_lock` to check, under the
+    order's lock and before anything changes, that no attempt can still take money (it raises to
+    roll back).
+
+    Raises Order.DoesNotExist for an unknown id; InvalidState unless pending payment; what
+    `under_lock` raises. Idempotent: cancelling a cancelled order changes nothing.
+    """
+
+    def effect(order: Order) -> dict[str, Any]:
+        if under_lock is not None:
+            under_lock(order)
+        return _release_holds(order)
+
+    return _transition(order_id=order_id, name="cancel", target=OrderStatus.CANCELLED, actor=actor, note=note,
+                       effect=effect)
+
+
+def order_expire(*, order_id: Any, now: datetime | None = None,
+                 under_lock: Callable[[Order], None] | None = None) -> Order:
+    """Expire a pending order whose hold ran out, releasing the hold.
+
+    Raises InvalidState if the order is not pending or not due yet, and what `under_lock` raises
+    (run under the order's lock before anything changes: the payments-side sweep,
+    `apps.payments.services.orders.orders_expire_due`, checks there that no attempt is still open).
+    Idempotent. The provider is never called here.
+    """
+    now = now or timezone.now()
+
+    def effect(order: Order) -> dict[str, Any]:
+        if order.expires_at > now:
+            raise InvalidState(_("Order %(number)s holds its inventory until %(time)s.")
+                               % {"number": order.number, "time": order.expires_at.isoformat()})
+        if under_lock is not None:
+            under_lock(order)
+        return _release_holds(order)
+
+    return _transition(order_id=order_id, name="expire", target=OrderStatus.EXPIRED, note="hold expired", effect=effect, now=now)
+
+
+def _convert_holds(order: Order) -> dict[str, Any]:
+    edition_ids = list(OrderLineEdition.objects.filter(line__order=order).values_list("edition_id", flat=True))
+    inventory.inventory_mark_sold(edition_ids=edition_ids)
+    return {}
+
+
+def order_mark_paid(*, order_id: Any, actor: Any = None, payload: dict[str, Any] | None = None) -> Order:
+    """Payment succeeded: the order is paid and its held editions become sold (slots, stock and
+    quotas stay taken). Raises InvalidState unless pending payment. Idempotent."""
+    return _transition(order_id=order_id, name="pay", target=OrderStatus.PAID, actor=actor, note="payment succeeded",
+                       payload=payload, effect=_convert_holds)
+
+
+def _reclaim_holds(order: Order) -> dict[str, Any]:
+    """Claim again, then sell, what a released order held (same quantities, any free serials).
+    Raises SoldOut, SlotFull or LimitExceeded if any of it is gone; the caller's transaction
+    (savepoint) then rolls every claim back."""
+    lines = list(order.lines.select_related("product"))
+    quotas: Counter[int] = Counter()
+    editions: dict[int, tuple[int, int]] = {}
+    slots: Counter[int] = Counter()
+    stock: Counter[int] = Counter()
+    limits: dict[int, int] = {}
+    for line in lines:
+        if line.quota_counted and line.product.per_customer_limit is not None:
+            quotas[line.product_id] += line.quota_counted
+            limits[line.product_id] = line.product.per_customer_limit
+        if line.product.kind == ProductKind.COLLECTIBLE:
+            editions[line.product_id] = (line.quantity, line.product.edition_size or 0)
+        if line.slot_id is not None:
+            slots[line.slot_id] += line.quantity
+        if line.stock_held:
+            stock[line.product_id] += line.stock_held
+    _claim_quotas(user_id=order.user_id, wanted={pid: (units, limits[pid]) for pid, units in quotas.items()})
+    claimed = inventory.inventory_claim_editions(wanted=editions)
+    inventory.inventory_claim_slots(wanted=dict(slots))
+    inventory.inventory_claim_stock(wanted=dict(stock))
+    by_product = {line.product_id: line for line in lines}
+    OrderLineEdition.objects.bulk_create([
+        OrderLineEdition(line=by_product[pid], edition_id=edition_id) for pid, eds in claimed.items() for edition_id, _ in eds
+    ])
+    inventory.inventory_mark_sold(edition_ids=[edition_id for eds in claimed.values() for edition_id, _ in eds])
+    serials = sorted(serial for eds in claimed.values() for _, serial in eds)
+    return {"reclaimed_serials": serials} if serials else {}
+
+
+def order_mark_paid_late(*, order_id: Any, actor: Any = None, payload: dict[str, Any] | None = None) -> Order:
+    """A payment succeeded for an expired order: re-claim its inventory and mark it paid. Raises
+    SoldOut, SlotFull or LimitExceeded (nothing changed) if the inventory is gone, and InvalidState
+    from any other state, a cancelled order included: the shopper was told it is cancelled, so a
+    stray payment for it is refunded instead (`payment_apply_state`). Idempotent (an order
+    already paid is left alone)."""
+
+    def effect(order: Order) -> dict[str, Any]:
+        if order.status == OrderStatus.CANCELLED:
+            raise InvalidState(_("Order %(number)s is %(status)s; it cannot become %(target)s.")
+                               % {"number": order.number, "status": order.get_status_display().lower(),
+                                  "target": OrderStatus.PAID.label})
+        return _reclaim_holds(order)
+
+    return _transition(order_id=order_id, name="pay_late", target=OrderStatus.PAID, actor=actor,
+                       note="late payment; inventory re-claimed", payload=payload, effect=effect)
+
+
+def order_mark_fulfilled(*, order_id: Any, actor: Any = None) -> Order:
+    """Everything was delivered. Raises InvalidState unless paid. Idempotent."""
+    return _transition(order_id=order_id, name="fulfil", target=OrderStatus.FULFILLED, actor=actor, note="fulfilled")
+
+
+def order_mark_refunded(*, order_id: Any, partial: bool, actor: Any = None, payload: dict[str, Any] | None = None) -> Order:
+    """Record a full or partial refund. Raises InvalidState unless paid, fulfilled or partially
+    refunded. A full refund is idempotent; each partial refund is recorded as its own event."""
+    if partial:
+        return _transition(order_id=order_id, name="refund_partially", target=OrderStatus.PARTIALLY_REFUNDED, actor=actor,
+                           note="partially refunded", payload=payload, repeatable=True)
+    return _transition(order_id=order_id, name="refund", target=OrderStatus.REFUNDED, actor=actor, note="refunded",
+                       payload=payload)
+
+
+def order_record_note(*, order_id: Any, actor: Any, note: str, payload: dict[str, Any] | None = None) -> OrderEvent:
+    """Write an event to the order's audit trail without a state change (an operator acted on it).
+
+    Raises Order.DoesNotExist for an unknown id. Not idempotent: each call is one event (callers
+    dedupe the action itself)."""
+    status = Order.objects.values_list("status", flat=True).get(pk=order_id)
+    return OrderEvent.objects.create(order_id=order_id, from_status=status, to_status=status, actor=actor,
+                                     note=note[:200], payload=payload or {})
