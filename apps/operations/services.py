@@ -26,8 +26,6 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.fulfilment.services import fulfilment_retry
 from apps.operations.models import ActionOutcome, OperatorAction
-from apps.orders.models import Order, OrderStatus
-from apps.orders.services import order_record_note
 from apps.payments.models import Transfer, TransferStatus
 from apps.payments.services.orders import order_cancel_with_payment
 from apps.payments.services.payouts import payouts_settle_order, transfer_send
@@ -60,19 +58,8 @@ def _order_cancel(*, target_id: str, actor: Any) -> str:
 
 def _fulfilment_retry(*, target_id: str, actor: Any) -> str:
 
-    order_id = _uuid(target_id)
-    row = Order.objects.filter(pk=order_id).values_list("status", "needs_attention").first()
-    if row is None:
-        raise NotFound()
-    status, flagged = row
-    if status != OrderStatus.PAID:
-        raise InvalidState(_("Only paid orders are fulfilled; this one is %(status)s.") % {"status": OrderStatus(status).label})
-    with transaction.atomic():
-        # Clears the attention flag (an OrderEvent with the actor) and enqueues after commit;
-        # fulfilment is idempotent, so retrying an order being fulfilled right now does nothing twice.
-        fulfilment_retry(order_id=order_id, actor=actor)
-        if not flagged:  # nothing to clear: the trail still says who re-enqueued it
-            order_record_note(order_id=order_id, actor=actor, note="fulfilment re-enqueued by an operator")
+    # fulfilment_retry guards the state (unknown: NotFound; not paid: InvalidState) and writes the trail.
+    fulfilment_retry(order_id=_uuid(target_id), actor=actor)
     return gettext("Fulfilment re-enqueued.")
 
 

@@ -266,3 +266,26 @@ def test_a_partially_refunded_order_is_confirmed_as_being_delivered(shopper, ebo
     assert confirmed.kind == "order_confirmed"
     notification_send(notification_id=confirmed.pk)
     assert "Your items are being delivered to your library" in mail.outbox[0].body
+
+
+def test_the_retry_guards_its_own_state_and_writes_the_trail(shopper, software, operator, monkeypatch):
+    import uuid
+
+    from config.celery import app
+    from marketplace.errors import InvalidState, NotFound
+
+    monkeypatch.setattr(app, "send_task", lambda *args, **kwargs: None)
+    pending = place_order(shopper, (software, 1))
+    paid = paid_order(shopper, (software, 1))
+    events_before = OrderEvent.objects.filter(order=pending).count()
+
+    # An unknown order and an unpaid one are refused by the service itself, writing nothing
+    with pytest.raises(NotFound):
+        services.fulfilment_retry(order_id=uuid.uuid4(), actor=operator)
+    with pytest.raises(InvalidState):
+        services.fulfilment_retry(order_id=pending.pk, actor=operator)
+    assert OrderEvent.objects.filter(order=pending).count() == events_before
+
+    # A paid order that was not flagged still gets a trail entry naming who re-enqueued it
+    services.fulfilment_retry(order_id=paid.pk, actor=operator)
+    assert OrderEvent.objects.filter(order=paid, actor=operator, note="fulfilment re-enqueued by an operator").count() == 1

@@ -11,6 +11,7 @@ from uuid import UUID
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.catalog.models import DownloadFile, Edition, LicenceKey, LicenceKeyStatus, ProductKind
 from apps.fulfilment import links, signing
@@ -22,6 +23,7 @@ from apps.fulfilment.services.passes import certificate_message, pass_token_make
 from apps.orders import services as order_services
 from apps.orders.models import Order, OrderLine, OrderStatus
 from marketplace import events
+from marketplace.errors import InvalidState, NotFound
 from marketplace.tasks import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
@@ -183,9 +185,21 @@ def fulfilment_flag_failed(*, order_id: UUID | str, error: str) -> None:
 
 
 def fulfilment_retry(*, order_id: UUID | str, actor: Any = None) -> None:
-    """Operator action: clear `needs_attention` and schedule fulfilment again. Idempotent."""
+    """Operator action: clear `needs_attention` and schedule fulfilment again (after commit).
+
+    The guard lives here, under the order's lock, not in the callers: NotFound for an unknown
+    order, InvalidState unless it is paid. The trail records who retried it (the cleared flag's
+    event, or a note when nothing was flagged). Idempotent: fulfilment of an order being
+    fulfilled right now does nothing twice.
+    """
     with transaction.atomic():
-        order_services.order_clear_attention(order_id=order_id, actor=actor, note="fulfilment retried by an operator")
+        status = Order.objects.select_for_update().filter(pk=order_id).values_list("status", flat=True).first()
+        if status is None:
+            raise NotFound()
+        if status != OrderStatus.PAID:
+            raise InvalidState(_("Only paid orders are fulfilled; this one is %(status)s.") % {"status": OrderStatus(status).label})
+        if not order_services.order_clear_attention(order_id=order_id, actor=actor, note="fulfilment retried by an operator"):
+            order_services.order_record_note(order_id=order_id, actor=actor, note="fulfilment re-enqueued by an operator")
         fulfilment_schedule(order_id=order_id)
 
 
