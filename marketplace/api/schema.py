@@ -53,12 +53,14 @@ def _status_and_code(error: ErrorClass) -> tuple[int, str]:
     return error.status_code, str(error.default_code)
 
 
-def error_responses(*errors: ErrorClass, fields: Mapping[str, Sequence[ErrorClass]] | None = None) -> dict[int, DomainErrors]:
+def error_responses(*errors: ErrorClass, fields: Mapping[str, Sequence[ErrorClass | str]] | None = None) -> dict[int, DomainErrors]:
     """The `responses` entries of an operation's refusals, grouped by status:
     `responses={201: OrderOutputSerializer, **error_responses(SoldOut, InvalidIdempotencyKey, fields={"lines": [ValidationFailed]})}`.
 
     `errors` answer with `attr: null`; `fields` are 400 errors raised with that `attr` (a
-    `DomainError(attr=...)` becomes a validation error of the field). Errors every operation may
+    `DomainError(attr=...)` becomes a validation error of the field), or DRF's own codes given as
+    strings where drf-standardized-errors files them elsewhere (a list field's `required` is sent
+    with `attr: "lines"`, not `lines.non_field_errors`). Errors every operation may
     answer (401, 404 `not_found` of the URL, 405, 429...) need not be listed: drf-standardized-errors
     adds them.
     """
@@ -68,10 +70,13 @@ def error_responses(*errors: ErrorClass, fields: Mapping[str, Sequence[ErrorClas
         by_status.setdefault(status, []).append(code)
     field_codes: dict[str, list[str]] = {}
     for name, field_errors in (fields or {}).items():
-        for error in field_errors:
-            status, code = _status_and_code(error)
+        for field_error in field_errors:
+            if isinstance(field_error, str):
+                field_codes.setdefault(name, []).append(field_error)
+                continue
+            status, code = _status_and_code(field_error)
             if status != 400:
-                raise ValueError(f"{error.__name__} answers {status}; only 400 errors are field errors")
+                raise ValueError(f"{field_error.__name__} answers {status}; only 400 errors are field errors")
             field_codes.setdefault(name, []).append(code)
     if field_codes:
         by_status.setdefault(400, [])

@@ -7,9 +7,11 @@ or an `available` other than true/false answers 400 with the parameter as `attr`
 from typing import Any
 
 import django_filters
+from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import slug_re
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 from django_filters import fields as filter_fields
 
 from apps.catalog import selectors
@@ -31,6 +33,21 @@ class _SlugModelChoiceField(filter_fields.ModelChoiceField):
 
 class ExhibitorSlugFilter(django_filters.ModelChoiceFilter):
     field_class = _SlugModelChoiceField
+
+
+class _NoEmptyChoiceForm(forms.Form):
+    """A choice parameter sent empty (`?kind=`) is refused like any value outside its choices,
+    instead of silently meaning "no filter": the schema's enum has no empty value."""
+
+    CHOICE_PARAMETERS = ("kind", "exhibitor", "available")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        for name in self.CHOICE_PARAMETERS:
+            if self.data.get(name, None) == "":
+                self.add_error(name, ValidationError(_("Select a valid choice. That choice is not one of the available choices."),
+                                                     code="invalid_choice"))
+        return cleaned
 
 
 class ProductFilter(django_filters.FilterSet):
@@ -55,6 +72,7 @@ class ProductFilter(django_filters.FilterSet):
     class Meta:
         model = Product
         fields = ["kind", "exhibitor", "search", "available"]
+        form = _NoEmptyChoiceForm
 
     def filter_search(self, queryset: QuerySet[Product], name: str, value: str) -> QuerySet[Product]:
         return selectors.product_search(queryset, value)

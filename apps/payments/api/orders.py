@@ -76,7 +76,8 @@ class OrderListCreateView(GenericAPIView):
         parameters=[IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED],
         responses={201: OrderOutputSerializer, **error_responses(
             SlotRequired, InvalidIdempotencyKey, SoldOut, SlotFull, LimitExceeded, NotOnSale, InvalidState, IdempotencyKeyInUse,
-            IdempotencyKeyReused, fields={"lines": [ValidationFailed]})},
+            IdempotencyKeyReused,
+            fields={"lines": [ValidationFailed, "required", "null", "not_a_list", "empty", "max_length"]})},
     )
     @idempotent
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
