@@ -54,8 +54,9 @@ def _product(conn: psycopg.Connection[Any], exhibitor_id: int, *, kind: str, slu
              edition_size: int | None = None, stock_total: int | None = None) -> int:
     row = conn.execute(
         """INSERT INTO catalog_product (created_at, updated_at, kind, slug, title, title_en, description, description_en,
-               price, currency, is_published, edition_size, stock_total, stock_taken, exhibitor_id)
-           VALUES (now(), now(), %s, %s, %s, %s, 'A benchmark product.', 'A benchmark product.', %s, 'CNY', true, %s, %s, 0, %s)
+               price, currency, is_published, edition_size, stock_total, stock_taken, exhibitor_id, meeting_url, image)
+           VALUES (now(), now(), %s, %s, %s, %s, 'A benchmark product.', 'A benchmark product.', %s, 'CNY', true, %s, %s, 0, %s,
+                   '', '')
            RETURNING id""",
         (kind, slug, slug.replace("-", " ").title(), slug.replace("-", " ").title(), price, edition_size, stock_total, exhibitor_id),
     ).fetchone()
@@ -75,9 +76,9 @@ def collectible(conn: psycopg.Connection[Any], exhibitor_id: int, slug: str, edi
 def service(conn: psycopg.Connection[Any], exhibitor_id: int, slug: str, slots: int, capacity: int) -> tuple[int, list[int]]:
     product_id = _product(conn, exhibitor_id, kind="service", slug=slug)
     rows = conn.execute(
-        """INSERT INTO catalog_serviceslot (created_at, updated_at, starts_at, ends_at, capacity, taken, product_id)
+        """INSERT INTO catalog_serviceslot (created_at, updated_at, starts_at, ends_at, capacity, taken, product_id, meeting_url)
            SELECT now(), now(), now() + interval '2 days' + g * interval '30 minutes',
-                  now() + interval '2 days' + g * interval '30 minutes' + interval '25 minutes', %s, 0, %s
+                  now() + interval '2 days' + g * interval '30 minutes' + interval '25 minutes', %s, 0, %s, ''
            FROM generate_series(1, %s) g ORDER BY g RETURNING id""",
         (capacity, product_id, slots),
     ).fetchall()
