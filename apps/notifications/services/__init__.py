@@ -1,13 +1,9 @@
 """Writes of the notification outbox: enqueue, send an email, deliver a webhook.
 
-Exactly-once effects on top of at-least-once tasks: a row is claimed (pending -> sending, attempt
-counted, committed) before the email or HTTP call and marked sent after it, so a repeated task
-finds `sent` and returns. Only a worker that dies between the external call and the commit that
-records it can cause a repeat; the sweep retries such a claim only after STALE_SENDING_SECONDS.
-
-Rows written together (one event, or several events of one transaction through
-`notifications_enqueue_many`) are sent by ONE `notifications.send_batch` task after commit, each
-row still claimed, sent and recorded on its own. Single-row tasks send the retries with backoff.
+Modules: `outbox` (enqueue, claim, finish, sweep; its docstring tells how effects stay exactly
+once on top of at-least-once tasks), `render` (emails in the recipient's language) and `webhooks`
+(signed deliveries to exhibitors' endpoints). The names other apps and tests use are re-exported
+here.
 """
 
 from django.core.mail import EmailMultiAlternatives

@@ -8,7 +8,6 @@ records it can cause a repeat; the sweep retries such a claim only after STALE_S
 Rows written together (one event, or several events of one transaction through
 `notifications_enqueue_many`) are sent by ONE `notifications.send_batch` task after commit, each
 row still claimed, sent and recorded on its own. Single-row tasks send the retries with backoff.
-
 """
 
 from __future__ import annotations
