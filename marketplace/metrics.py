@@ -3,7 +3,8 @@
 The page is large and names the order queues' sizes, so it is not public: it opens to a bearer
 token (`METRICS_TOKEN`, `Authorization: Bearer <token>`) or to a client address inside
 `METRICS_ALLOWED_NETWORKS` (default loopback; the address is marketplace.clientip's, so
-`TRUSTED_PROXY_COUNT` applies). Anything else is answered exactly like an unknown URL (404), so
+`TRUSTED_PROXY_COUNT` applies; with it 0, a forwarded request never passes the network rule, since
+an undeclared proxy on the same host would make every visitor look local). Anything else is answered exactly like an unknown URL (404), so
 the endpoint's existence is not revealed. A wrong token is refused even from an allowed network.
 """
 
@@ -32,6 +33,10 @@ def metrics_allowed(request: HttpRequest) -> bool:
         scheme, _, token = header.partition(" ")
         expected = settings.METRICS_TOKEN
         return bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected.encode())
+    if settings.TRUSTED_PROXY_COUNT == 0 and "HTTP_X_FORWARDED_FOR" in request.META:
+        # Behind a proxy nobody declared, every visitor would arrive from the proxy's (loopback)
+        # address: the network rule cannot tell them apart, so only the token opens the page.
+        return False
     try:
         address = ipaddress.ip_address(client_ip(request))
     except ValueError:

@@ -10,7 +10,6 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
-from django.db.models import Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -19,11 +18,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
-from apps.orders.models import OrderLine
-from apps.payments.models import ConnectAccount, ConnectStatus, Transfer
-from apps.payments.services.payouts import OPEN_TRANSFER, connect_simulated_onboarding_complete
+from apps.payments.admin.payouts import payouts_summary
+from apps.payments.models import ConnectAccount, ConnectStatus, Transfer, TransferStatus
+from apps.payments.services.payouts import connect_simulated_onboarding_complete
 from marketplace.errors import DomainError
-from marketplace.money import format_money
 from marketplace.tenancy import can_access_exhibitor
 
 
@@ -48,26 +46,22 @@ def simulated_onboarding(request: HttpRequest, reference: str) -> HttpResponse:
         except DomainError as exc:
             messages.error(request, str(exc.detail))
             return redirect(payouts_page)
-        sent = Transfer.objects.filter(exhibitor_id=account.exhibitor_id, status="sent").count()
+        sent = Transfer.objects.filter(exhibitor_id=account.exhibitor_id, status=TransferStatus.SENT).count()
         messages.success(request, ngettext(
             "Payouts are enabled. %(count)d payout has been paid to your account.",
             "Payouts are enabled. %(count)d payouts have been paid to your account.", sent) % {"count": sent})
         return redirect(payouts_page)
     exhibitor = account.exhibitor
-    waiting = (Transfer.objects.filter(exhibitor=exhibitor, status__in=OPEN_TRANSFER)
-               .values("order_id").distinct().count())
-
-    waiting_sales = (OrderLine.objects.filter(exhibitor=exhibitor, order__transfers__exhibitor=exhibitor,
-                                              order__transfers__status__in=OPEN_TRANSFER)
-                     .values("currency").annotate(total=Sum("total")).order_by("currency"))
+    # The Payouts page's own figures (one transfer per exhibitor and order), so both pages agree.
+    summary = payouts_summary(exhibitor)
     context: dict[str, Any] = {
         **admin.site.each_context(request),
         "title": _("Set up payouts (simulated)"),
         "account": account,
         "exhibitor": exhibitor,
         "done": account.status == ConnectStatus.ENABLED,
-        "waiting": waiting,
-        "waiting_sales": [format_money(row["total"], row["currency"]) for row in waiting_sales],
+        "waiting": summary["waiting_count"],
+        "waiting_sales": summary["waiting_sales"],
         "payouts_page": payouts_page,
         "site_url": None,  # the page has its own way back; "Return to site" would leave the admin
     }

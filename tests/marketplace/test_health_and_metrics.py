@@ -45,6 +45,9 @@ def test_metrics_serves_prometheus_text(client):
     ("10.2.0.9", {"HTTP_AUTHORIZATION": "Bearer s3cret-metrics"}, 200),  # the token opens it anywhere
     ("10.2.0.9", {"HTTP_AUTHORIZATION": "Bearer wrong"}, 404),
     ("127.0.0.1", {"HTTP_AUTHORIZATION": "Bearer wrong"}, 404),       # a wrong token is refused everywhere
+    # an undeclared proxy on the same host: every visitor arrives from loopback, so only the token opens it
+    ("127.0.0.1", {"HTTP_X_FORWARDED_FOR": "198.51.100.1"}, 404),
+    ("127.0.0.1", {"HTTP_X_FORWARDED_FOR": "198.51.100.1", "HTTP_AUTHORIZATION": "Bearer s3cret-metrics"}, 200),
 ])
 def test_metrics_is_private(client, settings, remote, headers, status):
     settings.METRICS_TOKEN = "s3cret-metrics"

@@ -87,6 +87,17 @@ def test_completing_onboarding_enables_payouts_and_pays_what_was_waiting(bravo_w
     assert SimulatedProvider().retrieve_account(reference=account.account_reference).payouts_enabled is True
 
 
+def test_the_account_becoming_enabled_has_its_audit_row_with_who_completed_it(bravo_waiting, bravo, operator):
+    from marketplace.models import AuditEvent
+
+    account = connect_onboarding_start(exhibitor_id=bravo.pk)
+    connect_simulated_onboarding_complete(account_id=account.pk, actor=operator)
+
+    [row] = AuditEvent.objects.filter(object_id=str(account.pk), content_type__model="connectaccount")
+    assert (row.name, row.from_state, row.to_state, row.actor_id) == ("sync", "pending", "enabled", operator.pk)
+    assert row.payload["payouts_enabled"] is True
+
+
 def test_completing_onboarding_twice_records_it_once_and_pays_once(bravo_waiting, bravo):
     account = connect_onboarding_start(exhibitor_id=bravo.pk)
     connect_simulated_onboarding_complete(account_id=account.pk)

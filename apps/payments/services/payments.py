@@ -246,10 +246,6 @@ def payment_paying_order(*, order_id: Any) -> Payment | None:
             .exclude(refunds__kind=RefundKind.VOID).order_by("succeeded_at", "pk").first())
 
 
-__all__ = ["RefundStatus", "payment_apply_state", "payment_create_for_order", "payment_get_or_create_for_order",
-           "payment_paying_order", "payment_sync", "payment_try_create_for_order"]
-
-
 def payment_simulate(*, order: Order, outcome: str) -> Payment:
     """The simulated provider's stand-in for the shopper paying: store a simulated event for the
     order's open payment in the webhook inbox and enqueue its processing, exactly like a Stripe
@@ -277,3 +273,7 @@ def payment_simulate(*, order: Order, outcome: str) -> Payment:
         if state.status == PaymentStatus.CANCELLED:
             raise InvalidState(_("This payment was cancelled; there is nothing to pay."))
     return payment
+
+
+__all__ = ["RefundStatus", "payment_apply_state", "payment_create_for_order", "payment_get_or_create_for_order",
+           "payment_paying_order", "payment_simulate", "payment_sync", "payment_try_create_for_order"]

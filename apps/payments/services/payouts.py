@@ -74,10 +74,11 @@ def connect_onboarding_start(*, exhibitor_id: int, actor: Any = None) -> Connect
     return account
 
 
-def connect_account_sync(*, account_id: int, settle_now: bool = False) -> str:
+def connect_account_sync(*, account_id: int, settle_now: bool = False, actor: Any = None) -> str:
     """Re-read the account; when payouts become enabled, settle that exhibitor's waiting payouts:
     enqueued (one task per order) or, with `settle_now`, here and now (after the status commits).
-    Not inside a transaction. Idempotent. Raises PaymentProviderError."""
+    A status change writes its audit row. Not inside a transaction. Idempotent. Raises
+    PaymentProviderError."""
     account = ConnectAccount.objects.get(pk=account_id)
     state = get_provider(account.provider).retrieve_account(reference=account.account_reference)
     status = (ConnectStatus.ENABLED if state.payouts_enabled
@@ -85,6 +86,10 @@ def connect_account_sync(*, account_id: int, settle_now: bool = False) -> str:
     with transaction.atomic():
         changed = ConnectAccount.objects.filter(pk=account.pk).exclude(status=status).update(status=status,
                                                                                             updated_at=timezone.now())
+        if changed:
+            record_transition(ConnectAccount, account.pk, name="sync", from_state=account.status, to_state=status,
+                              actor=actor, payload={"payouts_enabled": state.payouts_enabled,
+                                                    "details_submitted": state.details_submitted})
         if changed and status == ConnectStatus.ENABLED and not settle_now:
             for order_id in _waiting_order_ids(account.exhibitor_id):
                 enqueue_on_commit("payments.transfers_create", order_id=str(order_id))
@@ -127,7 +132,7 @@ def connect_simulated_onboarding_complete(*, account_id: int, actor: Any = None)
     )], ignore_conflicts=True)
     logger.info("connect_simulated_onboarding_completed", account=account.account_reference,
                 actor_id=getattr(actor, "pk", None))
-    connect_account_sync(account_id=account.pk, settle_now=True)
+    connect_account_sync(account_id=account.pk, settle_now=True, actor=actor)
     account.refresh_from_db()
     return account
 
