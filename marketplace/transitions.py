@@ -4,7 +4,9 @@
 already in the target state, raises `InvalidState` when the source state is not allowed, writes
 the state field (plus `also` fields) with `update_fields`, and records an audit row in the same
 transaction. The audit row is an `AuditEvent` (actor, from, to, reason, payload) unless the caller
-passes `record=` to write its own (orders keep their `OrderEvent` rows).
+passes `record=` to write its own (orders write `OrderEvent` rows, which the operations console
+reads). `before=` runs under the lock once the source state is checked and before anything is
+written (releasing or re-claiming inventory), and may add to the audit payload.
 
 Where a conditional `UPDATE ... WHERE status = X` is itself the concurrency guarantee (a claim),
 the caller keeps it and calls `record_transition()` in the same transaction once the update
@@ -29,7 +31,8 @@ logger = structlog.get_logger(__name__)
 
 M = TypeVar("M", bound=Model)
 
-Recorder = Callable[[Any, str, str], None]
+Recorder = Callable[[Any, str, str, dict[str, Any]], None]
+Effect = Callable[[Any], Mapping[str, Any] | None]
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,8 @@ def record_transitions(model: type[Model], pks: Iterable[Any], *, name: str, fro
 def transition(target: M | type[M], pk: Any = None, *, name: str, to: Any, allowed_from: Collection[Any],
                field: str = "status", actor: Any = None, reason: str = "", payload: Mapping[str, Any] | None = None,
                also: Mapping[str, Any] | None = None, record: Recorder | None = None, locked: bool = False,
-               detail: str | Promise | None = None) -> Changed[M]:
+               before: Effect | None = None, repeatable: bool = False,
+               detail: str | Promise | Callable[[Any], str] | None = None) -> Changed[M]:
     """Move one row from a state in `allowed_from` to `to`, locked and audited.
 
     `target` is the model class with `pk`, or an instance (its pk is used). With `locked=True`
@@ -94,9 +98,12 @@ def transition(target: M | type[M], pk: Any = None, *, name: str, to: Any, allow
     transaction, and is used as it is (no second read).
 
     Returns `Changed(changed, from_state, to_state, obj)`. Idempotent: when the row is already in
-    `to`, nothing is written and the repeat is logged (`changed` is False). Raises InvalidState
-    (with `detail` when given) when the current state is neither `to` nor in `allowed_from`;
-    nothing is written then. `also` sets more fields in the same UPDATE; `record(obj, from, to)`
+    `to`, nothing is written and the repeat is logged (`changed` is False), unless `repeatable`
+    (a partial refund: each one is its own audited change). Raises InvalidState (with `detail`, or
+    `detail(obj)`, when given) when the current state is neither `to` nor in `allowed_from`;
+    nothing is written then. `before(obj)` runs under the lock after that check and may raise to
+    stop the transition (the caller's transaction rolls back what it did); what it returns joins
+    the audit payload. `also` sets more fields in the same UPDATE; `record(obj, from, to, payload)`
     replaces the default AuditEvent row.
     """
     model: type[M] = target if isinstance(target, type) else type(target)
@@ -109,12 +116,15 @@ def transition(target: M | type[M], pk: Any = None, *, name: str, to: Any, allow
         current = _state(getattr(obj, field))
         wanted = _state(to)
         label = model._meta.label
-        if current == wanted:
+        sources = {_state(state) for state in allowed_from}
+        if current == wanted and not (repeatable and current in sources):
             logger.info("transition_repeated", model=label, object_id=str(pk), transition=name, state=current)
             return Changed(False, current, wanted, obj)
-        if current not in {_state(state) for state in allowed_from}:
+        if current not in sources:
             logger.info("transition_refused", model=label, object_id=str(pk), transition=name, state=current, to=wanted)
-            raise InvalidState(detail)
+            raise InvalidState(detail(obj) if callable(detail) else detail)
+        extra = before(obj) if before is not None else None
+        payload = {**(payload or {}), **(extra or {})}
         setattr(obj, field, to)
         fields = [field]
         for name_, value in (also or {}).items():
@@ -124,7 +134,7 @@ def transition(target: M | type[M], pk: Any = None, *, name: str, to: Any, allow
             fields.append("updated_at")
         obj.save(update_fields=fields)
         if record is not None:
-            record(obj, current, wanted)
+            record(obj, current, wanted, payload)
         else:
             record_transition(obj, name=name, from_state=current, to_state=wanted, actor=actor, reason=reason, payload=payload)
     logger.info("transition", model=label, object_id=str(pk), transition=name, from_state=current, to_state=wanted)

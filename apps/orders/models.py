@@ -1,9 +1,10 @@
 """Orders, their lines and inventory holds, the audit trail, and per-customer quotas.
 
-The order state machine lives here, on the model, as django-fsm transitions (the one mechanism,
-DESIGN.md habit 3). The transition methods only move the state; the services in
-`apps.orders.services` lock the row, check the source state, call the transition, save with
-`update_fields` and write the `OrderEvent` in the same transaction.
+The order state machine is the table `ORDER_TRANSITIONS` below (name -> allowed sources, target).
+The services in `apps.orders.services.transitions` move an order through the kernel's one
+transition helper (`marketplace.transitions.transition`, DESIGN.md habit 3), like every other
+state machine: lock the row, check the source state, write with `update_fields` and an
+`OrderEvent` in the same transaction. Nothing else writes `status`.
 
     pending_payment -> paid -> fulfilled
     pending_payment -> cancelled | expired
@@ -18,7 +19,6 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
-from django_fsm import FSMField, FSMModelMixin, transition
 
 from marketplace.models import TimeStampedModel
 
@@ -45,15 +45,27 @@ class OrderStatus(models.TextChoices):
 
 REFUNDABLE = [OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.PARTIALLY_REFUNDED]
 
+# name -> (states it may start from, state it ends in)
+ORDER_TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "pay": (frozenset({OrderStatus.PENDING_PAYMENT}), OrderStatus.PAID),
+    # A payment succeeded after the hold was released, and the inventory was re-claimed.
+    "pay_late": (frozenset({OrderStatus.EXPIRED, OrderStatus.CANCELLED}), OrderStatus.PAID),
+    "fulfil": (frozenset({OrderStatus.PAID}), OrderStatus.FULFILLED),
+    "cancel": (frozenset({OrderStatus.PENDING_PAYMENT}), OrderStatus.CANCELLED),
+    "expire": (frozenset({OrderStatus.PENDING_PAYMENT}), OrderStatus.EXPIRED),
+    "refund": (frozenset(REFUNDABLE), OrderStatus.REFUNDED),
+    "refund_partially": (frozenset(REFUNDABLE), OrderStatus.PARTIALLY_REFUNDED),
+}
 
-class Order(FSMModelMixin, TimeStampedModel):
+
+class Order(TimeStampedModel):
     # Random ids: an order id in a URL reveals nothing and cannot be guessed (BOLA defence in depth).
     id = models.UUIDField(_("ID"), primary_key=True, default=uuid.uuid4, editable=False)
     number = models.CharField(_("order number"), max_length=16, unique=True, default=new_order_number, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders",
                              verbose_name=_("customer"))
-    status = FSMField(_("status"), max_length=30, choices=OrderStatus.choices, default=OrderStatus.PENDING_PAYMENT,
-                      protected=True, db_index=True)
+    status = models.CharField(_("status"), max_length=30, choices=OrderStatus.choices, default=OrderStatus.PENDING_PAYMENT,
+                              db_index=True)
     needs_attention = models.BooleanField(_("needs attention"), default=False,
                                           help_text=_("Paid but could not be fulfilled: an operator must act."))
     currency = models.CharField(_("currency"), max_length=3)
@@ -78,35 +90,6 @@ class Order(FSMModelMixin, TimeStampedModel):
 
     def __str__(self) -> str:
         return self.number
-
-    # Transitions: state only, no side effects (the services hold the locks and write the events).
-    @transition(field=status, source=OrderStatus.PENDING_PAYMENT, target=OrderStatus.PAID)
-    def pay(self) -> None:
-        pass
-
-    @transition(field=status, source=[OrderStatus.EXPIRED, OrderStatus.CANCELLED], target=OrderStatus.PAID)
-    def pay_late(self) -> None:
-        """A payment succeeded after the hold was released, and the inventory was re-claimed."""
-
-    @transition(field=status, source=OrderStatus.PAID, target=OrderStatus.FULFILLED)
-    def fulfil(self) -> None:
-        pass
-
-    @transition(field=status, source=OrderStatus.PENDING_PAYMENT, target=OrderStatus.CANCELLED)
-    def cancel(self) -> None:
-        pass
-
-    @transition(field=status, source=OrderStatus.PENDING_PAYMENT, target=OrderStatus.EXPIRED)
-    def expire(self) -> None:
-        pass
-
-    @transition(field=status, source=REFUNDABLE, target=OrderStatus.REFUNDED)
-    def refund(self) -> None:
-        pass
-
-    @transition(field=status, source=REFUNDABLE, target=OrderStatus.PARTIALLY_REFUNDED)
-    def refund_partially(self) -> None:
-        pass
 
 
 class OrderLine(models.Model):

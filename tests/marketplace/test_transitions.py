@@ -72,10 +72,56 @@ def test_transition_with_a_record_callable_writes_that_instead_of_an_audit_row()
     seen = []
 
     transition(exhibitor, name="approve", to=ExhibitorStatus.APPROVED, allowed_from=[ExhibitorStatus.PENDING],
-               record=lambda obj, from_, to: seen.append((obj.pk, from_, to)))
+               payload={"why": "checked"}, record=lambda obj, from_, to, payload: seen.append((obj.pk, from_, to, payload)))
 
-    assert seen == [(exhibitor.pk, "pending", "approved")]
+    assert seen == [(exhibitor.pk, "pending", "approved", {"why": "checked"})]
     assert _trail(exhibitor) == []
+
+
+def test_before_runs_under_the_lock_after_the_check_and_adds_to_the_payload():
+    exhibitor = ExhibitorFactory(status=ExhibitorStatus.PENDING)
+    seen = []
+
+    def before(obj):
+        seen.append(obj.status)  # still the old state: nothing written yet
+        return {"released": [1, 2]}
+
+    transition(exhibitor, name="approve", to=ExhibitorStatus.APPROVED, allowed_from=[ExhibitorStatus.PENDING],
+               payload={"why": "ok"}, before=before)
+
+    assert seen == ["pending"]
+    (event,) = AuditEvent.objects.filter(object_id=str(exhibitor.pk))
+    assert event.payload == {"why": "ok", "released": [1, 2]}
+
+
+def test_before_that_raises_stops_the_transition_and_writes_nothing():
+    exhibitor = ExhibitorFactory(status=ExhibitorStatus.PENDING)
+
+    def before(obj):
+        raise InvalidState("inventory gone")
+
+    with pytest.raises(InvalidState):
+        transition(exhibitor, name="approve", to=ExhibitorStatus.APPROVED, allowed_from=[ExhibitorStatus.PENDING],
+                   before=before)
+
+    exhibitor.refresh_from_db()
+    assert exhibitor.status == ExhibitorStatus.PENDING and _trail(exhibitor) == []
+
+
+def test_a_repeatable_transition_records_each_repeat_and_a_wrong_state_gets_a_computed_detail():
+    exhibitor = ExhibitorFactory(status=ExhibitorStatus.APPROVED)
+
+    first = transition(exhibitor, name="reapprove", to=ExhibitorStatus.APPROVED, allowed_from=[ExhibitorStatus.APPROVED],
+                       repeatable=True)
+    second = transition(exhibitor, name="reapprove", to=ExhibitorStatus.APPROVED, allowed_from=[ExhibitorStatus.APPROVED],
+                        repeatable=True)
+    assert first.changed and second.changed
+    assert AuditEvent.objects.filter(object_id=str(exhibitor.pk), name="reapprove").count() == 2
+
+    with pytest.raises(InvalidState) as refused:
+        transition(exhibitor, name="submit", to=ExhibitorStatus.PENDING, allowed_from=[ExhibitorStatus.SUSPENDED],
+                   detail=lambda obj: f"{obj.slug} is {obj.status}")
+    assert refused.value.detail == f"{exhibitor.slug} is approved"
 
 
 def test_transition_on_a_locked_instance_reads_nothing_again():

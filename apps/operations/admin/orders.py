@@ -36,7 +36,7 @@ from marketplace.money import format_money
 from marketplace.tenancy import exhibitor_ids_for, is_operator, scope_to_user
 
 # Badge colours of order statuses in the lists.
-STATUS_VARIANT = {
+STATUS_VARIANT: dict[str, str] = {
     OrderStatus.PENDING_PAYMENT: "info", OrderStatus.PAID: "success", OrderStatus.FULFILLED: "success",
     OrderStatus.CANCELLED: "default", OrderStatus.EXPIRED: "default", OrderStatus.REFUNDED: "danger",
     OrderStatus.PARTIALLY_REFUNDED: "warning",

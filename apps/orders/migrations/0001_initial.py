@@ -4,7 +4,6 @@ import uuid
 
 import django.db.models.deletion
 import django.db.models.expressions
-import django_fsm
 from django.conf import settings
 from django.db import migrations, models
 
@@ -29,7 +28,7 @@ class Migration(migrations.Migration):
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
                 ('number', models.CharField(default=apps.orders.models.new_order_number, editable=False, max_length=16, unique=True)),
-                ('status', django_fsm.FSMField(choices=[('pending_payment', 'Pending payment'), ('paid', 'Paid'), ('fulfilled', 'Fulfilled'), ('cancelled', 'Cancelled'), ('expired', 'Expired'), ('refunded', 'Refunded'), ('partially_refunded', 'Partially refunded')], db_index=True, default='pending_payment', max_length=30, protected=True)),
+                ('status', models.CharField(choices=[('pending_payment', 'Pending payment'), ('paid', 'Paid'), ('fulfilled', 'Fulfilled'), ('cancelled', 'Cancelled'), ('expired', 'Expired'), ('refunded', 'Refunded'), ('partially_refunded', 'Partially refunded')], db_index=True, default='pending_payment', max_length=30)),
                 ('needs_attention', models.BooleanField(default=False, help_text='Paid but could not be fulfilled: an operator must act.')),
                 ('currency', models.CharField(max_length=3)),
                 ('subtotal', models.PositiveBigIntegerField(help_text='Minor units.')),
@@ -41,7 +40,7 @@ class Migration(migrations.Migration):
             options={
                 'ordering': ['-created_at'],
             },
-            bases=(django_fsm.FSMModelMixin, models.Model),
+            bases=(models.Model,),
         ),
         migrations.CreateModel(
             name='OrderEvent',

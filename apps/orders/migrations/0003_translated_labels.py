@@ -2,7 +2,6 @@
 
 import apps.orders.models
 import django.db.models.deletion
-import django_fsm
 import uuid
 from django.conf import settings
 from django.db import migrations, models
@@ -86,7 +85,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='order',
             name='status',
-            field=django_fsm.FSMField(choices=[('pending_payment', 'Pending payment'), ('paid', 'Paid'), ('fulfilled', 'Fulfilled'), ('cancelled', 'Cancelled'), ('expired', 'Expired'), ('refunded', 'Refunded'), ('partially_refunded', 'Partially refunded')], db_index=True, default='pending_payment', max_length=30, protected=True, verbose_name='status'),
+            field=models.CharField(choices=[('pending_payment', 'Pending payment'), ('paid', 'Paid'), ('fulfilled', 'Fulfilled'), ('cancelled', 'Cancelled'), ('expired', 'Expired'), ('refunded', 'Refunded'), ('partially_refunded', 'Partially refunded')], db_index=True, default='pending_payment', max_length=30, verbose_name='status'),
         ),
         migrations.AlterField(
             model_name='order',

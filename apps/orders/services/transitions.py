@@ -1,58 +1,55 @@
 """The order state machine: pay (and pay late), cancel, expire, fulfil, refund marks, audit notes.
 
-Every transition goes through `_transition`: lock the order row, return quietly if the order is
-already in the target state (a repeated call is a logged no-op), raise InvalidState if the source
-state is wrong, run the django-fsm transition, save with `update_fields` and write an OrderEvent,
-all in one transaction.
+Every transition goes through `_transition`, which runs the kernel's one transition helper
+(`marketplace.transitions.transition`) on the table `ORDER_TRANSITIONS`: lock the order row,
+return quietly if the order is already in the target state (a repeated call is a logged no-op),
+raise InvalidState if the source state is wrong, write with `update_fields` and an OrderEvent
+(the order's audit trail, read by the operations console), all in one transaction.
 """
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-import structlog
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_fsm import can_proceed
 
 from apps.catalog import services as inventory
 from apps.catalog.models import ProductKind
-from apps.orders.models import Order, OrderEvent, OrderLineEdition, OrderStatus
+from apps.orders.models import ORDER_TRANSITIONS, Order, OrderEvent, OrderLineEdition, OrderStatus
 from apps.orders.services.quotas import _claim_quotas, _release_quotas
 from marketplace.errors import InvalidState
+from marketplace.transitions import transition
 
-logger = structlog.get_logger(__name__)
+
+def _refusal(target: str) -> Callable[[Order], str]:
+    def detail(order: Order) -> str:
+        return str(_("Order %(number)s is %(status)s; it cannot become %(target)s.")
+                   % {"number": order.number, "status": order.get_status_display().lower(),
+                      "target": OrderStatus(target).label})
+    return detail
 
 
-def _transition(*, order_id: Any, name: str, target: str, actor: Any = None, note: str = "",
+def _transition(*, order_id: Any, name: str, actor: Any = None, note: str = "",
                 payload: dict[str, Any] | None = None, repeatable: bool = False,
-                effect: Callable[[Order], dict[str, Any] | None] | None = None, now: datetime | None = None) -> Order:
+                effect: Callable[[Order], Mapping[str, Any] | None] | None = None, now: datetime | None = None) -> Order:
     """Lock, check, transition, save, audit; see the module docstring. `effect` runs under the lock
     before the state changes (inventory release or conversion) and may add to the event payload."""
-    now = now or timezone.now()
+    sources, target = ORDER_TRANSITIONS[name]
+
+    def record(order: Order, from_status: str, to_status: str, event_payload: dict[str, Any]) -> None:
+        OrderEvent.objects.create(order=order, from_status=from_status, to_status=to_status, actor=actor, note=note,
+                                  payload=event_payload)
+
+    # A savepoint of its own: an effect that fails half-way (a re-claim that finds a serial gone)
+    # rolls back what it claimed even when the caller catches the error and goes on.
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
-        if order.status == target and not repeatable:
-            logger.info("order_transition_repeated", order_id=str(order.pk), transition=name, status=order.status)
-            return order
-        method = getattr(order, name)
-        if not can_proceed(method):
-            current = order.get_status_display().lower()
-            raise InvalidState(_("Order %(number)s is %(status)s; it cannot become %(target)s.")
-                               % {"number": order.number, "status": current, "target": OrderStatus(target).label})
-        extra = effect(order) if effect else None
-        from_status = order.status
-        method()
-        order.status_changed_at = now
-        order.save(update_fields=["status", "status_changed_at", "updated_at"])
-        OrderEvent.objects.create(
-            order=order, from_status=from_status, to_status=order.status, actor=actor, note=note,
-            payload={**(payload or {}), **(extra or {})},
-        )
-    logger.info("order_transition", order_id=str(order.pk), transition=name, from_status=from_status, to_status=order.status)
-    return order
+        changed = transition(Order, order_id, name=name, to=target, allowed_from=sources, actor=actor, payload=payload,
+                             also={"status_changed_at": now or timezone.now()}, record=record, before=effect,
+                             repeatable=repeatable, detail=_refusal(target))
+    return changed.obj
 
 
 def _release_holds(order: Order) -> dict[str, Any]:
@@ -97,8 +94,7 @@ def order_cancel(*, order_id: Any, actor: Any = None, note: str = "cancelled",
             under_lock(order)
         return _release_holds(order)
 
-    return _transition(order_id=order_id, name="cancel", target=OrderStatus.CANCELLED, actor=actor, note=note,
-                       effect=effect)
+    return _transition(order_id=order_id, name="cancel", actor=actor, note=note, effect=effect)
 
 
 def order_expire(*, order_id: Any, now: datetime | None = None,
@@ -120,7 +116,7 @@ def order_expire(*, order_id: Any, now: datetime | None = None,
             under_lock(order)
         return _release_holds(order)
 
-    return _transition(order_id=order_id, name="expire", target=OrderStatus.EXPIRED, note="hold expired", effect=effect, now=now)
+    return _transition(order_id=order_id, name="expire", note="hold expired", effect=effect, now=now)
 
 
 def _convert_holds(order: Order) -> dict[str, Any]:
@@ -132,8 +128,8 @@ def _convert_holds(order: Order) -> dict[str, Any]:
 def order_mark_paid(*, order_id: Any, actor: Any = None, payload: dict[str, Any] | None = None) -> Order:
     """Payment succeeded: the order is paid and its held editions become sold (slots, stock and
     quotas stay taken). Raises InvalidState unless pending payment. Idempotent."""
-    return _transition(order_id=order_id, name="pay", target=OrderStatus.PAID, actor=actor, note="payment succeeded",
-                       payload=payload, effect=_convert_holds)
+    return _transition(order_id=order_id, name="pay", actor=actor, note="payment succeeded", payload=payload,
+                       effect=_convert_holds)
 
 
 def _reclaim_holds(order: Order) -> dict[str, Any]:
@@ -178,28 +174,25 @@ def order_mark_paid_late(*, order_id: Any, actor: Any = None, payload: dict[str,
 
     def effect(order: Order) -> dict[str, Any]:
         if order.status == OrderStatus.CANCELLED:
-            raise InvalidState(_("Order %(number)s is %(status)s; it cannot become %(target)s.")
-                               % {"number": order.number, "status": order.get_status_display().lower(),
-                                  "target": OrderStatus.PAID.label})
+            raise InvalidState(_refusal(OrderStatus.PAID)(order))
         return _reclaim_holds(order)
 
-    return _transition(order_id=order_id, name="pay_late", target=OrderStatus.PAID, actor=actor,
+    return _transition(order_id=order_id, name="pay_late", actor=actor,
                        note="late payment; inventory re-claimed", payload=payload, effect=effect)
 
 
 def order_mark_fulfilled(*, order_id: Any, actor: Any = None) -> Order:
     """Everything was delivered. Raises InvalidState unless paid. Idempotent."""
-    return _transition(order_id=order_id, name="fulfil", target=OrderStatus.FULFILLED, actor=actor, note="fulfilled")
+    return _transition(order_id=order_id, name="fulfil", actor=actor, note="fulfilled")
 
 
 def order_mark_refunded(*, order_id: Any, partial: bool, actor: Any = None, payload: dict[str, Any] | None = None) -> Order:
     """Record a full or partial refund. Raises InvalidState unless paid, fulfilled or partially
     refunded. A full refund is idempotent; each partial refund is recorded as its own event."""
     if partial:
-        return _transition(order_id=order_id, name="refund_partially", target=OrderStatus.PARTIALLY_REFUNDED, actor=actor,
-                           note="partially refunded", payload=payload, repeatable=True)
-    return _transition(order_id=order_id, name="refund", target=OrderStatus.REFUNDED, actor=actor, note="refunded",
-                       payload=payload)
+        return _transition(order_id=order_id, name="refund_partially", actor=actor, note="partially refunded",
+                           payload=payload, repeatable=True)
+    return _transition(order_id=order_id, name="refund", actor=actor, note="refunded", payload=payload)
 
 
 def order_record_note(*, order_id: Any, actor: Any, note: str, payload: dict[str, Any] | None = None) -> OrderEvent:
