@@ -21,6 +21,7 @@ from apps.catalog.models import DownloadFile, ProductKind
 from apps.fulfilment import links, signing
 from apps.fulfilment.errors import EntitlementRevoked
 from apps.fulfilment.models import Entitlement, EntitlementStatus
+from apps.fulfilment.services.downloads import download_token_make
 from apps.orders.models import Order
 from marketplace.errors import NotFound
 
@@ -80,6 +81,36 @@ def certificate_get(*, code: str) -> CertificateView:
         exhibitor=entitlement.exhibitor.name, serial=entitlement.serial, edition_size=entitlement.edition_size or 0,
         issued_at=entitlement.created_at, revoked_at=entitlement.revoked_at, signature=entitlement.certificate_signature,
         signed_message=message.decode(), key_id=signing.key_id(), public_key=signing.public_key_b64(),
+    )
+
+
+@dataclass(frozen=True)
+class LibraryAccess:
+    """How the owner may use a library item now: links and secrets, or None/empty when not."""
+
+    booking_url: str | None
+    files: list[dict[str, str]]  # [{name, url}] of a download's files, each link signed for the owner
+    licence_key: str | None
+    pass_token: str | None
+
+
+def library_item_access(entitlement: Entitlement) -> LibraryAccess:
+    """The visibility rule of the library: only an active entitlement (not refunded or revoked)
+    shows how to use it (meeting link, download links, licence key, pass token); any other keeps
+    its record (what it was, when) and shows none of them. Reads the prefetched files only."""
+    if entitlement.status != EntitlementStatus.ACTIVE:
+        return LibraryAccess(booking_url=None, files=[], licence_key=None, pass_token=None)
+    files: list[dict[str, str]] = []
+    if entitlement.kind == ProductKind.DOWNLOAD:
+        files = [{"name": download_file.name,
+                  "url": links.download_url(token=download_token_make(entitlement=entitlement, file_id=download_file.pk))}
+                 for download_file in entitlement.product.files.all()]
+    key = entitlement.licence_key
+    return LibraryAccess(
+        booking_url=links.booking_url(entitlement) if entitlement.kind == ProductKind.SERVICE else None,
+        files=files,
+        licence_key=key.key if key is not None else None,
+        pass_token=entitlement.pass_token if entitlement.kind == ProductKind.PASS else None,
     )
 
 

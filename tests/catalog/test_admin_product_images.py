@@ -142,24 +142,6 @@ def test_pictures_cost_the_catalog_no_query(api_client, exhibitor_a, django_asse
     assert all(item["image"]["thumb_200"].startswith("https://expo.example/media/products/") for item in body["results"])
 
 
-def test_fast_output_equals_the_declared_fields_with_and_without_a_picture(exhibitor_a):
-    from rest_framework import serializers
-
-    from apps.catalog import selectors
-    from apps.catalog.api.serializers import ProductOutputSerializer
-
-    with_picture = ProductFactory(exhibitor=exhibitor_a)
-    with_picture.image = picture()
-    services.product_save(product=with_picture)
-    ProductFactory(exhibitor=exhibitor_a)
-    rows = list(selectors.product_list_public().only(*ProductOutputSerializer.COLUMNS).order_by("id"))
-    serializer = ProductOutputSerializer()
-    fast = [serializer.to_representation(row) for row in rows]
-    reference = [dict(serializers.ModelSerializer.to_representation(serializer, row)) for row in rows]
-    assert fast == reference
-    assert [item["image"] is None for item in fast] == [False, True]
-
-
 def test_change_page_and_list_show_the_picture(staff_a, exhibitor_a):
     product = ProductFactory(exhibitor=exhibitor_a, title="Lantern print")
     product.image = picture()

@@ -504,41 +504,6 @@ def test_next_page_costs_the_same(api_client, big_catalog, django_assert_num_que
     assert len(second["results"]) == 20
 
 
-# --- the serializer's fast path -------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("language", ["en", "zh-hans"])
-def test_fast_representation_equals_drf_field_by_field_output(exhibitor_a, exhibitor_b, language):
-    # given products of every kind, with and without Chinese texts, sale windows, limits and stock
-    from django.utils import translation
-    from rest_framework import serializers
-
-    from apps.catalog import selectors
-    from apps.catalog.api.serializers import ProductOutputSerializer
-
-    now = timezone.now()
-    ProductFactory(exhibitor=exhibitor_a, kind=ProductKind.COLLECTIBLE, edition_size=3, title_zh_hans="藏品", per_customer_limit=1)
-    ProductFactory(exhibitor=exhibitor_b, kind=ProductKind.DOWNLOAD, stock_total=4, stock_taken=1, description_zh_hans="说明",
-                   sale_starts_at=now - timedelta(hours=1), sale_ends_at=now + timedelta(hours=1))
-    ProductFactory(exhibitor=exhibitor_a, kind=ProductKind.DOWNLOAD, stock_total=None, sale_starts_at=now + timedelta(days=1))
-    service = ProductFactory(exhibitor=exhibitor_b, kind=ProductKind.SERVICE, title_zh_hans="", description_zh_hans="咨询")
-    ServiceSlotFactory(product=service, capacity=3)
-    ProductFactory(exhibitor=exhibitor_a, kind=ProductKind.PASS, stock_total=10, sale_ends_at=now - timedelta(minutes=1))
-
-    # when the list's rows (only the columns the view loads) are written both ways
-    rows = list(selectors.product_list_public().only(*ProductOutputSerializer.COLUMNS).order_by("id"))
-    serializer = ProductOutputSerializer()
-    with translation.override(language):
-        fast = [serializer.to_representation(row) for row in rows]
-        reference = [dict(serializers.ModelSerializer.to_representation(serializer, row)) for row in rows]
-
-    # then they are identical, value and type, and cover every kind
-    assert len(rows) == 5
-    assert {row.kind for row in rows} == set(ProductKind.values)
-    assert fast == reference
-    assert [[type(v) for v in item.values()] for item in fast] == [[type(v) for v in item.values()] for item in reference]
-
-
 def test_detail_and_list_load_only_the_output_columns(api_client, exhibitor_a):
     # given a product
     product = ProductFactory(exhibitor=exhibitor_a, description="long text " * 50)

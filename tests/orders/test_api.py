@@ -234,35 +234,3 @@ def test_mixed_orders_cost_the_same_queries_whatever_the_line_count(client_a, ex
 
     assert response.status_code == 201
     assert Product.objects.filter(stock_taken=2).count() == per_kind
-
-
-# --- the output serializer's fast path ------------------------------------------------------------
-
-
-def test_order_output_equals_drf_field_by_field_output(shopper, exhibitor_a):
-    # given orders with one and several lines (a slot among them), with and without a payment
-    from rest_framework import serializers
-
-    from apps.payments.api.serializers import OrderOutputSerializer
-    from apps.payments.selectors import order_get_with_payments_for_shopper
-    from apps.payments.services import payment_create_for_order
-
-    slot = ServiceSlotFactory(product=ProductFactory(exhibitor=exhibitor_a, service=True))
-    with_payment = place_order(shopper, (ProductFactory(exhibitor=exhibitor_a, collectible=True, edition_size=3), 2),
-                               (slot.product, 1, slot), (ProductFactory(exhibitor=exhibitor_a, stock_total=4), 3))
-    payment_create_for_order(order=with_payment)
-    without_payment = place_order(shopper, (ProductFactory(exhibitor=exhibitor_a), 1))
-    Payment.objects.filter(order=without_payment).delete()
-
-    # when each is written both ways, as the detail endpoint reads it
-    for order_id in (with_payment.pk, without_payment.pk):
-        order = order_get_with_payments_for_shopper(user=shopper, order_id=str(order_id))
-        serializer = OrderOutputSerializer(order)
-        fast = serializer.to_representation(order)
-        reference = dict(serializers.ModelSerializer.to_representation(serializer, order))
-        reference["lines"] = [dict(line) for line in reference["lines"]]
-        reference["payment"] = dict(reference["payment"]) if reference["payment"] is not None else None
-
-        # then the outputs are identical
-        assert fast == reference
-    assert fast["payment"] is None

@@ -3,11 +3,11 @@
 They read the annotations of apps.catalog.selectors (`remaining`, `on_sale`, `remaining_places`)
 and the joined exhibitor, so serializing a page issues no query per row.
 
-`ProductOutputSerializer` declares its fields the usual way (they make the OpenAPI schema and
-stay the reference) but writes each product with one dict display instead of DRF's per-field walk,
-which cost ≈0.1 ms a row (half of a 100-product page, bench S3 profile).
-tests/catalog/test_api_products.py proves the two give the same output for every kind,
-language and sale window.
+One source of truth per shape: `product_output()` is the only code that writes a product (one
+dict display: DRF's per-field walk cost ≈0.1 ms a row, half of a 100-product page, bench S3
+profile). `ProductOutputSerializer` only declares the fields for the OpenAPI schema and hands
+writing to `product_output()`; tests/test_output_shapes.py validates what the function writes,
+for every kind and language, against the generated schema (every property present, no other).
 """
 
 from typing import Any
@@ -41,6 +41,8 @@ class ProductImageSerializer(serializers.Serializer):
 
 
 class ProductOutputSerializer(serializers.ModelSerializer):
+    # The product's shape for the OpenAPI schema only (a comment, not a docstring, which would
+    # become the schema's description); `product_output()` writes it.
     # `title` and `description` read the active language's column, falling back to English
     # (django-modeltranslation, apps/catalog/translation.py).
     title = serializers.CharField(read_only=True, help_text="In the request's language (Accept-Language), else English.")
@@ -74,33 +76,40 @@ class ProductOutputSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    # Columns the output reads: the list and detail views load only these (`.only(*COLUMNS)`).
-    COLUMNS = (
-        "id", "slug", "kind", "title_en", "title_zh_hans", "description_en", "description_zh_hans", "price", "currency",
-        "sale_starts_at", "sale_ends_at", "per_customer_limit", "edition_size", "image",
-        "exhibitor", "exhibitor__slug", "exhibitor__name_en", "exhibitor__name_zh_hans",
-    )
-
     def to_representation(self, instance: Product) -> dict[str, Any]:
-        exhibitor = instance.exhibitor
-        return {
-            "id": instance.pk,
-            "slug": instance.slug,
-            "kind": instance.kind,
-            "title": instance.title,
-            "title_zh": instance.title_zh_hans or "",  # type: ignore[attr-defined]  # modeltranslation column
-            "description": instance.description,
-            "exhibitor": {"slug": exhibitor.slug, "name": exhibitor.name},
-            "price": instance.price,
-            "currency": instance.currency,
-            "on_sale": bool(instance.on_sale),  # type: ignore[attr-defined]  # selector annotation
-            "sale_starts_at": iso_datetime(instance.sale_starts_at),
-            "sale_ends_at": iso_datetime(instance.sale_ends_at),
-            "per_customer_limit": instance.per_customer_limit,
-            "remaining": instance.remaining,  # type: ignore[attr-defined]  # selector annotation
-            "edition_size": instance.edition_size,
-            "image": images.image_urls(instance.image.name),
-        }
+        return product_output(instance)
+
+
+# Columns `product_output` reads: the list and detail views load only these (`.only(*PRODUCT_COLUMNS)`).
+PRODUCT_COLUMNS = (
+    "id", "slug", "kind", "title_en", "title_zh_hans", "description_en", "description_zh_hans", "price", "currency",
+    "sale_starts_at", "sale_ends_at", "per_customer_limit", "edition_size", "image",
+    "exhibitor", "exhibitor__slug", "exhibitor__name_en", "exhibitor__name_zh_hans",
+)
+
+
+def product_output(product: Product) -> dict[str, Any]:
+    """A catalog product as API.md gives it, from a row of `selectors.product_list_public()` (its
+    `on_sale` and `remaining` annotations, the joined exhibitor). Issues no query."""
+    exhibitor = product.exhibitor
+    return {
+        "id": product.pk,
+        "slug": product.slug,
+        "kind": product.kind,
+        "title": product.title,
+        "title_zh": product.title_zh_hans or "",  # type: ignore[attr-defined]  # modeltranslation column
+        "description": product.description,
+        "exhibitor": {"slug": exhibitor.slug, "name": exhibitor.name},
+        "price": product.price,
+        "currency": product.currency,
+        "on_sale": bool(product.on_sale),  # type: ignore[attr-defined]  # selector annotation
+        "sale_starts_at": iso_datetime(product.sale_starts_at),
+        "sale_ends_at": iso_datetime(product.sale_ends_at),
+        "per_customer_limit": product.per_customer_limit,
+        "remaining": product.remaining,  # type: ignore[attr-defined]  # selector annotation
+        "edition_size": product.edition_size,
+        "image": images.image_urls(product.image.name),
+    }
 
 
 class SlotOutputSerializer(serializers.ModelSerializer):

@@ -10,7 +10,7 @@ from rest_framework.permissions import AllowAny
 
 from apps.catalog import selectors
 from apps.catalog.api.filters import ProductFilter
-from apps.catalog.api.serializers import ProductOutputSerializer, SlotOutputSerializer
+from apps.catalog.api.serializers import PRODUCT_COLUMNS, ProductOutputSerializer, SlotOutputSerializer
 from apps.catalog.models import Product, ProductKind, ServiceSlot
 from marketplace.api.filters import FilterBackend
 
@@ -38,7 +38,7 @@ class ProductListView(generics.ListAPIView):
     ordering = "-id"  # unique and never changes: cursors stay valid under inserts
 
     def get_queryset(self) -> QuerySet[Product]:
-        return selectors.product_list_public().only(*ProductOutputSerializer.COLUMNS)
+        return selectors.product_list_public().only(*PRODUCT_COLUMNS)
 
 
 @extend_schema_view(
@@ -52,7 +52,7 @@ class ProductDetailView(generics.RetrieveAPIView):
     lookup_field = "id"
 
     def get_queryset(self) -> QuerySet[Product]:
-        return selectors.product_list_public().only(*ProductOutputSerializer.COLUMNS)
+        return selectors.product_list_public().only(*PRODUCT_COLUMNS)
 
 
 @extend_schema_view(

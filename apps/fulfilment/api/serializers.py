@@ -9,8 +9,8 @@ from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from apps.catalog.models import ProductKind
-from apps.fulfilment import links
-from apps.fulfilment.models import Entitlement, EntitlementStatus
+from apps.fulfilment import links, selectors
+from apps.fulfilment.models import Entitlement
 
 # Each kind's part of a library item: null on items of the other kinds (allow_null).
 EDITION = inline_serializer("LibraryEdition", {
@@ -56,8 +56,12 @@ class LibraryItemSerializer(serializers.ModelSerializer):
         fields["pass"] = fields.pop("pass_")
         return fields
 
-    def _active(self, obj: Entitlement) -> bool:
-        return obj.status == EntitlementStatus.ACTIVE
+    def _access(self, obj: Entitlement) -> selectors.LibraryAccess:
+        # The visibility rule is the selector's; computed once per item (each getter asks).
+        cache = self.context.setdefault("_access", {})
+        if obj.pk not in cache:
+            cache[obj.pk] = selectors.library_item_access(obj)
+        return cache[obj.pk]
 
     @extend_schema_field(inline_serializer("LibraryProduct", {
         "id": serializers.IntegerField(), "title": serializers.CharField(),
@@ -84,26 +88,20 @@ class LibraryItemSerializer(serializers.ModelSerializer):
             return None
         return {"starts_at": serializers.DateTimeField().to_representation(obj.slot.starts_at),
                 "ends_at": serializers.DateTimeField().to_representation(obj.slot.ends_at),
-                "access_url": links.booking_url(obj) if self._active(obj) else None}
+                "access_url": self._access(obj).booking_url}
 
     @extend_schema_field(DOWNLOAD)
     def get_download(self, obj: Entitlement) -> dict[str, Any] | None:
         if obj.kind != ProductKind.DOWNLOAD:
             return None
-        from apps.fulfilment.services import download_token_make
-
-        active = self._active(obj)
-        files = []
-        if active:
-            for download_file in obj.product.files.all():
-                token = download_token_make(entitlement=obj, file_id=download_file.pk)
-                files.append({"name": download_file.name, "url": links.download_url(token=token)})
+        access = self._access(obj)
+        files = access.files
         ttl = cast(timedelta, settings.FULFILMENT["DOWNLOAD_LINK_TTL"])
         return {
             "url": files[0]["url"] if files else None,
             "expires_at": serializers.DateTimeField().to_representation(timezone.now() + ttl) if files else None,
             "downloads_left": obj.downloads_left,
-            "licence_key": obj.licence_key.key if obj.licence_key is not None and active else None,
+            "licence_key": access.licence_key,
             "files": files,
         }
 
@@ -113,7 +111,7 @@ class LibraryItemSerializer(serializers.ModelSerializer):
             return None
         dt = serializers.DateTimeField()
         return {
-            "token": obj.pass_token if self._active(obj) else None,
+            "token": self._access(obj).pass_token,
             "qr_svg_url": links.pass_qr_url(obj, "svg"),
             "qr_png_url": links.pass_qr_url(obj, "png"),
             "valid_from": dt.to_representation(obj.valid_from) if obj.valid_from else None,

@@ -23,6 +23,8 @@ from apps.payments.api.serializers import (
     OrderOutputSerializer,
     PaymentOutputSerializer,
     PaymentSimulateInputSerializer,
+    order_output,
+    payment_output,
 )
 from apps.payments.selectors import order_get_with_payments_for_shopper, order_list_with_payments_for_shopper
 from apps.payments.services import orders as services
@@ -69,7 +71,7 @@ class OrderListCreateView(GenericAPIView):
     @extend_schema(tags=["orders"], operation_id="orders_list", responses=OrderOutputSerializer(many=True))
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         page = self.paginate_queryset(order_list_with_payments_for_shopper(user=request.user))
-        return self.get_paginated_response(OrderOutputSerializer(page, many=True).data)
+        return self.get_paginated_response([order_output(order) for order in page or ()])
 
     @extend_schema(
         tags=["orders"], operation_id="orders_create", request=OrderCreateInputSerializer,
@@ -84,15 +86,14 @@ class OrderListCreateView(GenericAPIView):
         serializer = OrderCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         order, payment = services.order_checkout(user=request.user, lines=serializer.to_line_requests())
-        data = OrderOutputSerializer(order, context={"payment": payment}).data
-        return Response(data, status=status.HTTP_201_CREATED)
+        return Response(order_output(order, payment=payment), status=status.HTTP_201_CREATED)
 
 
 class OrderDetailView(APIView):
     @extend_schema(tags=["orders"], operation_id="orders_retrieve", responses=OrderOutputSerializer)
     def get(self, request: Request, order_id: str, *args: Any, **kwargs: Any) -> Response:
         order = order_get_with_payments_for_shopper(user=request.user, order_id=order_id)
-        return Response(OrderOutputSerializer(order).data)
+        return Response(order_output(order))
 
 
 class OrderCancelView(APIView):
@@ -103,7 +104,7 @@ class OrderCancelView(APIView):
     def post(self, request: Request, order_id: str, *args: Any, **kwargs: Any) -> Response:
         order = order_get_with_payments_for_shopper(user=request.user, order_id=order_id)
         services.order_cancel_with_payment(order_id=order.pk, actor=request.user, note="cancelled by the shopper")
-        return Response(OrderOutputSerializer(order_get_with_payments_for_shopper(user=request.user, order_id=order_id)).data)
+        return Response(order_output(order_get_with_payments_for_shopper(user=request.user, order_id=order_id)))
 
 
 class OrderPaymentView(APIView):
@@ -112,7 +113,7 @@ class OrderPaymentView(APIView):
     def post(self, request: Request, order_id: str, *args: Any, **kwargs: Any) -> Response:
         order = order_get_with_payments_for_shopper(user=request.user, order_id=order_id)
         payment = services.order_payment_for_shopper(order=order)
-        return Response(PaymentOutputSerializer(payment).data)
+        return Response(payment_output(payment))
 
 
 class OrderPaymentSimulateView(APIView):
@@ -125,4 +126,4 @@ class OrderPaymentSimulateView(APIView):
         serializer.is_valid(raise_exception=True)
         order = order_get_with_payments_for_shopper(user=request.user, order_id=order_id)
         payment = payment_simulate(order=order, outcome=serializer.validated_data["outcome"])
-        return Response(PaymentOutputSerializer(payment).data, status=status.HTTP_202_ACCEPTED)
+        return Response(payment_output(payment), status=status.HTTP_202_ACCEPTED)

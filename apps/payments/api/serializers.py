@@ -1,10 +1,11 @@
 """Output of the shopper's order endpoints (API.md "Orders (shopper)"): the order with its payment,
 composed here, in payments, which may read both; and the simulated payment's input.
 
-`OrderOutputSerializer` declares its fields for the OpenAPI schema (and as the reference) but
-writes an order with one dict display: building the three ModelSerializers' fields on every
-response was ≈1 ms of each purchase (bench S1 profile). tests/orders/test_api.py proves the two
-outputs equal.
+One source of truth per shape: `order_output()` and `payment_output()` are the only code that
+writes an order or a payment (one dict display: building three ModelSerializers' fields on every
+response was ≈1 ms of each purchase, bench S1 profile). The serializers only declare the fields
+for the OpenAPI schema and hand writing to those functions; tests/test_output_shapes.py validates
+what the functions write against the generated schema (every property present, no other).
 """
 
 from typing import Any
@@ -19,14 +20,46 @@ from apps.payments.selectors import order_latest_payment
 from marketplace.api.representation import iso_datetime
 
 
+def payment_output(payment: Payment) -> dict[str, Any]:
+    """A payment as API.md gives it (what the shopper's app needs to confirm it)."""
+    return {"provider": payment.provider, "status": payment.status, "client_secret": payment.client_secret}
+
+
+def order_output(order: Order, *, payment: Payment | None = None) -> dict[str, Any]:
+    """An order as API.md gives it, with its lines and its latest payment (`payment`, when the
+    caller has it, else read from the prefetched payments of the shopper's selectors)."""
+    payment = payment or order_latest_payment(order)
+    return {
+        "id": str(order.pk),
+        "number": order.number,
+        "status": order.status,
+        "currency": order.currency,
+        "subtotal": order.subtotal,
+        "total": order.total,
+        "expires_at": iso_datetime(order.expires_at),
+        "created_at": iso_datetime(order.created_at),
+        "lines": [
+            {"id": line.pk, "product": line.product_id, "quantity": line.quantity, "unit_price": line.unit_price,
+             "total": line.total, "slot": line.slot_id}
+            for line in order.lines.all()
+        ],
+        "payment": None if payment is None else payment_output(payment),
+    }
+
+
 class PaymentOutputSerializer(serializers.ModelSerializer):
+    # The payment's shape for the OpenAPI schema only; `payment_output()` writes it.
     class Meta:
         model = Payment
         fields = ["provider", "status", "client_secret"]
         read_only_fields = fields
 
+    def to_representation(self, instance: Payment) -> dict[str, Any]:
+        return payment_output(instance)
+
 
 class OrderOutputSerializer(serializers.ModelSerializer):
+    # The order's shape for the OpenAPI schema only; `order_output()` writes it.
     lines = OrderLineOutputSerializer(many=True, read_only=True)
     payment = serializers.SerializerMethodField()
 
@@ -36,30 +69,11 @@ class OrderOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     @extend_schema_field(PaymentOutputSerializer(allow_null=True))
-    def get_payment(self, order: Order) -> dict[str, Any] | None:
-        payment = self.context.get("payment") or order_latest_payment(order)
-        return PaymentOutputSerializer(payment).data if payment else None
+    def get_payment(self, order: Order) -> dict[str, Any] | None:  # the schema's field; never called
+        raise NotImplementedError
 
     def to_representation(self, instance: Order) -> dict[str, Any]:
-        payment = self.context.get("payment") or order_latest_payment(instance)
-        return {
-            "id": str(instance.pk),
-            "number": instance.number,
-            "status": instance.status,
-            "currency": instance.currency,
-            "subtotal": instance.subtotal,
-            "total": instance.total,
-            "expires_at": iso_datetime(instance.expires_at),
-            "created_at": iso_datetime(instance.created_at),
-            "lines": [
-                {"id": line.pk, "product": line.product_id, "quantity": line.quantity, "unit_price": line.unit_price,
-                 "total": line.total, "slot": line.slot_id}
-                for line in instance.lines.all()
-            ],
-            "payment": None if payment is None else {
-                "provider": payment.provider, "status": payment.status, "client_secret": payment.client_secret,
-            },
-        }
+        return order_output(instance, payment=self.context.get("payment"))
 
 
 class PaymentSimulateInputSerializer(serializers.Serializer):
