@@ -13,6 +13,8 @@ from marketplace.metrics import metrics_view
 api_v1 = [
     path("", include("apps.exhibitors.api.urls")),
     path("", include("apps.catalog.api.urls")),
+    path("", include("apps.accounts.api.urls")),
+    path("", include("apps.vouchers.api.urls")),
     path("", include("apps.payments.api.urls")),
     path("", include("apps.fulfilment.api.urls")),
     path("", include("apps.fulfilment.booth.api_urls")),

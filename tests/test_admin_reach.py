@@ -146,6 +146,67 @@ def _lazy_entries() -> None:
 
 _lazy_entries()
 
+
+def _drops_entries() -> None:
+    """The drops' admins (tests/drops): a ballot, a registration and a holder priority of the exhibitor."""
+    from apps.catalog.models import Ballot, BallotEntry, HolderPriority
+    from apps.catalog.services import ballots, drops
+
+    def ballot(exhibitor: Exhibitor) -> Any:
+        now = timezone.now()
+        return ballots.ballot_save(product=_product(exhibitor, label="ballot", collectible=True),
+                                   registration_starts_at=now - timedelta(hours=1), registration_ends_at=now + timedelta(hours=1),
+                                   draw_at=now + timedelta(hours=2), purchase_window_minutes=60)
+
+    def priority(exhibitor: Exhibitor) -> Any:
+        starts = timezone.now() + timedelta(days=2)
+        return drops.holder_priority_save(
+            product=_product(exhibitor, label="lanterns", collectible=True, sale_starts_at=starts),
+            starts_at=starts - timedelta(days=1), holders_of=[_product(exhibitor, label="koi", collectible=True)])
+
+    OWN_OBJECT.setdefault(Ballot, ballot)
+    OWN_OBJECT.setdefault(BallotEntry, lambda e: ballots.ballot_register(product_id=ballot(e).product_id, user=_shopper()))
+    OWN_OBJECT.setdefault(HolderPriority, priority)
+
+
+_drops_entries()
+
+
+def _voucher_entries() -> None:
+    """The vouchers' admins (tests/vouchers): a campaign the exhibitor funds, a voucher of it, its
+    redemption by an order, and the campaign's settlement page."""
+    from apps.payments.models import VoucherSettlement
+    from apps.vouchers import services as voucher_services
+    from apps.vouchers.models import Campaign, FunderKind, Redemption, Voucher
+    from tests.factories import OperatorFactory
+
+    def campaign(exhibitor: Exhibitor) -> Any:
+        now = timezone.now()
+        return voucher_services.campaign_save(campaign=Campaign(
+            slug=f"{exhibitor.slug}-voucher", title=f"{exhibitor.name} voucher", funder_kind=FunderKind.EXHIBITOR,
+            funder_exhibitor=exhibitor, currency="CNY", face_value=100, min_spend=200, budget=1000,
+            claim_starts_at=now - timedelta(hours=1), claim_ends_at=now + timedelta(days=1)), actor=OperatorFactory())
+
+    def voucher(exhibitor: Exhibitor) -> Any:
+        return voucher_services.voucher_claim(campaign=Campaign.objects.filter(slug=f"{exhibitor.slug}-voucher").first()
+                                              or campaign(exhibitor), user=_shopper())
+
+    def redemption(exhibitor: Exhibitor) -> Any:
+        from apps.orders.services import LineRequest, order_place
+
+        claimed = voucher(exhibitor)
+        order = order_place(user=claimed.user, lines=[LineRequest(product_id=_product(exhibitor, label="discounted").pk,
+                                                                  quantity=1)], voucher_id=claimed.pk)
+        return Redemption.objects.get(order=order)
+
+    OWN_OBJECT.setdefault(Campaign, campaign)
+    OWN_OBJECT.setdefault(Voucher, voucher)
+    OWN_OBJECT.setdefault(Redemption, redemption)
+    OWN_OBJECT.setdefault(VoucherSettlement, lambda e: VoucherSettlement.objects.get(pk=campaign(e).pk))
+
+
+_voucher_entries()
+
 REGISTERED = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
 
 

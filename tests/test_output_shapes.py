@@ -22,7 +22,7 @@ from apps.payments.models import Payment
 from apps.payments.selectors import order_get_with_payments_for_shopper
 from apps.payments.services import payment_create_for_order
 from tests.catalog.test_admin_product_images import picture
-from tests.factories import ProductFactory, ServiceSlotFactory, place_order
+from tests.factories import OperatorFactory, ProductFactory, ServiceSlotFactory, place_order
 
 
 @cache
@@ -77,6 +77,10 @@ def test_product_output_matches_the_schema_for_every_kind_and_language(exhibitor
     service = ProductFactory(exhibitor=exhibitor_b, kind=ProductKind.SERVICE, title_zh_hans="", description_zh_hans="咨询")
     ServiceSlotFactory(product=service, capacity=3)
     ProductFactory(exhibitor=exhibitor_a, kind=ProductKind.PASS, stock_total=10, sale_ends_at=now - timedelta(minutes=1))
+    bundle = ProductFactory(exhibitor=exhibitor_a, kind=ProductKind.BUNDLE, price=5000)
+    services.bundle_components_set(bundle=bundle, actor=OperatorFactory(), components=[
+        services.ComponentSpec(product_id=service.pk, quantity=1, share_bps=4000),
+        services.ComponentSpec(product_id=with_picture.pk, quantity=2, share_bps=6000)])
 
     # when the catalog's rows (only the columns the views load) are written
     rows = list(selectors.product_list_public().only(*PRODUCT_COLUMNS).order_by("id"))
@@ -87,7 +91,8 @@ def test_product_output_matches_the_schema_for_every_kind_and_language(exhibitor
     assert {row.kind for row in rows} == set(ProductKind.values)
     for item in written:
         assert_matches("ProductOutput", item)
-    assert [item["image"] is None for item in written] == [False, True, True, True, True]
+    assert [item["image"] is None for item in written] == [False, True, True, True, True, True]
+    assert [len(item["components"] or []) for item in written] == [0, 0, 0, 0, 0, 2]
     assert {item["remaining"] is None for item in written} == {True, False}
     assert {item["sale_starts_at"] is None for item in written} == {True, False}
 

@@ -17,7 +17,8 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
-from apps.accounts.models import User
+from apps.accounts import services as account_services
+from apps.accounts.models import EligibilityGroup, EligibilityMembership, User
 from marketplace.tenancy import is_operator
 
 
@@ -146,3 +147,42 @@ class AccessLogAdmin(OperatorsOnlyMixin, ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# Eligibility groups (API.md "Groups (eligibility)"): operators verify a shopper's membership;
+# every verification and revocation goes through the services (audited), never a bare save.
+
+
+@admin.register(EligibilityGroup)
+class EligibilityGroupAdmin(OperatorsOnlyMixin, ModelAdmin):
+    list_display = ("slug", "name")
+    search_fields = ("slug", "name")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(EligibilityMembership)
+class EligibilityMembershipAdmin(OperatorsOnlyMixin, ModelAdmin):
+    list_display = ("user", "group", "verified_at", "valid_until", "verified_by")
+    list_filter = ("group",)
+    search_fields = ("user__email", "note")
+    autocomplete_fields = ("user",)
+    fields = ("user", "group", "valid_until", "note", "verified_by", "verified_at")
+    readonly_fields = ("verified_by", "verified_at")
+    ordering = ("group", "user__email")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Who and which group are the membership's identity: change the validity or note only.
+        return (*self.readonly_fields, "user", "group") if obj is not None else self.readonly_fields
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        saved = account_services.eligibility_verify(user=obj.user, group=obj.group, actor=request.user,
+                                                    valid_until=obj.valid_until, note=obj.note)
+        obj.pk = saved.pk
+        obj.verified_by, obj.verified_at = saved.verified_by, saved.verified_at
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        account_services.eligibility_revoke(membership_id=obj.pk, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for membership_id in list(queryset.values_list("pk", flat=True)):
+            account_services.eligibility_revoke(membership_id=membership_id, actor=request.user)

@@ -56,3 +56,46 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.email
+
+
+class EligibilityGroup(models.Model):
+    """A group of shoppers some offers are reserved for (e.g. `senior`, `low-income`): API.md
+    "Groups (eligibility)". Membership is verified by an operator (`EligibilityMembership`)."""
+
+    slug = models.SlugField(_("slug"), max_length=50, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    description = models.TextField(_("description"), blank=True,
+                                   help_text=_("What an operator checks before verifying a member."))
+
+    class Meta:
+        verbose_name = _("eligibility group")
+        verbose_name_plural = _("eligibility groups")
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EligibilityMembership(models.Model):
+    """A shopper's membership of an eligibility group, verified by an operator. A row exists only
+    once verified; `valid_until` (optional) ends it, and revoking deletes it."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="eligibility_memberships",
+                             verbose_name=_("shopper"))
+    group = models.ForeignKey(EligibilityGroup, on_delete=models.CASCADE, related_name="memberships",
+                              verbose_name=_("group"))
+    verified_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                    verbose_name=_("verified by"))
+    verified_at = models.DateTimeField(_("verified at"))
+    valid_until = models.DateTimeField(_("valid until"), null=True, blank=True, help_text=_("Empty: no end."))
+    note = models.CharField(_("note"), max_length=200, blank=True,
+                            help_text=_("What was checked (e.g. the document seen); never the document itself."))
+
+    class Meta:
+        verbose_name = _("verified membership")
+        verbose_name_plural = _("verified memberships")
+        ordering = ["group_id", "user_id"]
+        constraints = [models.UniqueConstraint(fields=["user", "group"], name="eligibility_one_membership")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} ∈ {self.group_id}"

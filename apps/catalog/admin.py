@@ -22,7 +22,9 @@ from unfold.contrib.filters.admin import ChoicesDropdownFilter
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.decorators import action, display
 
+import apps.catalog.admin_ballots  # noqa: F401  # registers the drops' admins (ballots, holder priority)
 from apps.catalog import images, services
+from apps.catalog.admin_bundles import BundleComponentFormSet, BundleComponentInline, bundle_formset_save
 from apps.catalog.forms import DownloadInlineFormSet, KindInlineFormSet, ProductAdminForm, ServiceSlotFormSet
 from apps.catalog.models import DownloadFile, Edition, LicenceKey, Product, ProductKind, ServiceSlot
 from apps.catalog.resources import TEMPLATE_FORMATS, ProductResource, import_template
@@ -177,12 +179,25 @@ class ProductAdmin(ExhibitorScopedAdmin, ImportExportModelAdmin):
         if obj is None:
             # Every kind's rows; the kind switcher shows the chosen kind's (KindInlineFormSet
             # ignores the others').
-            return [ServiceSlotInline, DownloadFileInline, LicenceKeyInline]
+            return [ServiceSlotInline, DownloadFileInline, LicenceKeyInline, BundleComponentInline]
         if obj.kind == ProductKind.SERVICE:
             return [ServiceSlotInline]
         if obj.kind == ProductKind.DOWNLOAD:
             return [DownloadFileInline, LicenceKeyInline]
+        if obj.kind == ProductKind.BUNDLE:
+            return [BundleComponentInline]
         return []
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A bundle holding another exhibitor's goods is the operators' to change (admin_bundles).
+        if obj is not None and obj.kind == ProductKind.BUNDLE and not services.bundle_editable_by(user=request.user, bundle=obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.kind == ProductKind.BUNDLE and not services.bundle_editable_by(user=request.user, bundle=obj):
+            return False
+        return super().has_delete_permission(request, obj)
 
     def save_model(self, request: HttpRequest, obj: Product, form: ModelForm, change: bool) -> None:
         if not change:
@@ -224,7 +239,9 @@ class ProductAdmin(ExhibitorScopedAdmin, ImportExportModelAdmin):
             # Another kind's rows on the add page: not this product's; nothing to log either.
             formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
             return
-        if formset.model is ServiceSlot:
+        if isinstance(formset, BundleComponentFormSet):
+            bundle_formset_save(request, formset)
+        elif formset.model is ServiceSlot:
             _save_formset_through(formset, lambda s: services.slot_save(slot=s), lambda s: services.slot_delete(slot=s))
         elif formset.model is DownloadFile:
             _save_formset_through(

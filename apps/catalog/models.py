@@ -27,6 +27,16 @@ class ProductKind(models.TextChoices):
     SERVICE = "service", _("Service")
     DOWNLOAD = "download", _("Download")
     PASS = "pass", _("Pass")
+    BUNDLE = "bundle", _("Bundle")
+
+
+# What a shopper can be given (an entitlement's kind): a bundle is delivered as its components.
+DELIVERED_KIND_CHOICES = [(value, label) for value, label in ProductKind.choices if value != ProductKind.BUNDLE]
+
+
+class SaleMode(models.TextChoices):
+    FIRST_COME = "first_come", _("First come, first served")
+    BALLOT = "ballot", _("Ballot")
 
 
 class Product(EnglishOriginalColumnsMixin, TimeStampedModel):
@@ -62,6 +72,9 @@ class Product(EnglishOriginalColumnsMixin, TimeStampedModel):
                                   help_text=_("Services: the meeting link shoppers open during their slot (a slot's own link wins)."))
     image = models.ImageField(_("image"), upload_to="products/%Y/%m/", blank=True,
                               help_text=_("Shown in the catalogue; thumbnails are made from it."))
+    # drops (apps/catalog/services/ballots.py): a ballot product is sold only to drawn winners
+    sale_mode = models.CharField(_("sale mode"), max_length=20, choices=SaleMode.choices, default=SaleMode.FIRST_COME,
+                                 help_text=_("Ballot: shoppers register, a seeded draw picks who may buy."))
 
     class Meta:
         verbose_name = _("product")
@@ -106,6 +119,11 @@ class Product(EnglishOriginalColumnsMixin, TimeStampedModel):
             errors["edition_size"] = _("Only collectibles have an edition size.")
         if self.kind == ProductKind.SERVICE and self.stock_total is not None:
             errors["stock_total"] = _("Services are limited by their slots' capacity.")
+        if self.kind == ProductKind.BUNDLE:  # limited by its components' own stock and per-customer limits
+            if self.stock_total is not None:
+                errors["stock_total"] = _("A bundle is limited by its components' stock, not a stock count of its own.")
+            if self.per_customer_limit is not None:
+                errors["per_customer_limit"] = _("A bundle has no per-customer limit of its own; its components' limits apply.")
         if self.sale_starts_at and self.sale_ends_at and self.sale_ends_at <= self.sale_starts_at:
             errors["sale_ends_at"] = _("The sale must end after it starts.")
         if self.pass_valid_from and self.pass_valid_until and self.pass_valid_until <= self.pass_valid_from:
@@ -218,3 +236,155 @@ class LicenceKey(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.key[:4]}…"
+
+
+class BallotStatus(models.TextChoices):
+    REGISTRATION = "registration", _("Registration")
+    DRAWN = "drawn", _("Drawn")
+    CLOSED = "closed", _("Closed")
+
+
+class Ballot(TimeStampedModel):
+    """A drop sold by ballot (apps/catalog/services/ballots.py has the algorithm and the rules).
+
+    The seed is secret until the draw; only its SHA-256 (the commitment) is public before.
+    """
+
+    product = models.OneToOneField(Product, on_delete=models.CASCADE, related_name="ballot", verbose_name=_("product"))
+    registration_starts_at = models.DateTimeField(_("registration starts at"))
+    registration_ends_at = models.DateTimeField(_("registration ends at"))
+    draw_at = models.DateTimeField(_("draw at"), help_text=_("At or after the end of registration."))
+    purchase_window_minutes = models.PositiveIntegerField(_("purchase window (minutes)"), default=60,
+                                                          help_text=_("How long each winner may buy once offered."))
+    seed = models.CharField(_("seed"), max_length=128, editable=False)
+    seed_sha256 = models.CharField(_("seed SHA-256"), max_length=64, editable=False)
+    status = models.CharField(_("status"), max_length=20, choices=BallotStatus.choices, default=BallotStatus.REGISTRATION)
+    drawn_at = models.DateTimeField(_("drawn at"), null=True, blank=True, editable=False)
+    registrations_count = models.PositiveIntegerField(_("registrations"), default=0, editable=False)
+    winners_count = models.PositiveIntegerField(_("wins drawn"), null=True, blank=True, editable=False,
+                                                help_text=_("Editions for sale at the draw, capped by the registrations."))
+
+    class Meta:
+        verbose_name = _("ballot")
+        verbose_name_plural = _("ballots")
+        ordering = ["draw_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(registration_ends_at__gt=F("registration_starts_at")),
+                                   name="ballot_registration_ordered"),
+            models.CheckConstraint(condition=Q(draw_at__gte=F("registration_ends_at")), name="ballot_draw_after_registration"),
+            models.CheckConstraint(condition=Q(purchase_window_minutes__gte=1), name="ballot_window_positive"),
+        ]
+        indexes = [models.Index(fields=["status", "draw_at"], name="ballot_status_draw")]
+
+    def __str__(self) -> str:
+        return str(self.product)
+
+    def clean(self) -> None:
+        errors: dict[str, Any] = {}
+        if self.registration_starts_at and self.registration_ends_at and self.registration_ends_at <= self.registration_starts_at:
+            errors["registration_ends_at"] = _("Registration must end after it starts.")
+        if self.registration_ends_at and self.draw_at and self.draw_at < self.registration_ends_at:
+            errors["draw_at"] = _("The draw cannot happen before registration ends.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class BallotEntryStatus(models.TextChoices):
+    REGISTERED = "registered", _("Registered")
+    WON = "won", _("Won: may buy")
+    CLAIMED = "claimed", _("Won: order placed")
+    WAITING = "waiting", _("Not drawn (waiting list)")
+    LAPSED = "lapsed", _("Won, window passed")
+
+
+class BallotEntry(models.Model):
+    """One shopper's registration. `public_id` is the opaque id published with the draw."""
+
+    ballot = models.ForeignKey(Ballot, on_delete=models.CASCADE, related_name="entries", verbose_name=_("ballot"))
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ballot_entries",
+                             verbose_name=_("shopper"))
+    public_id = models.CharField(_("public id"), max_length=32, unique=True)
+    registered_at = models.DateTimeField(_("registered at"), default=timezone.now)
+    status = models.CharField(_("status"), max_length=20, choices=BallotEntryStatus.choices, default=BallotEntryStatus.REGISTERED)
+    draw_position = models.PositiveIntegerField(_("drawn position"), null=True, blank=True)
+    offered_at = models.DateTimeField(_("offered at"), null=True, blank=True)
+    purchase_by = models.DateTimeField(_("purchase by"), null=True, blank=True)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("ballot registration")
+        verbose_name_plural = _("ballot registrations")
+        ordering = ["ballot_id", "registered_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["ballot", "user"], name="ballot_entry_once_per_user"),
+            models.UniqueConstraint(fields=["ballot", "draw_position"], name="ballot_entry_unique_position"),
+        ]
+        indexes = [models.Index(fields=["ballot", "status", "draw_position"], name="ballot_entry_status_pos")]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+
+class HolderPriority(TimeStampedModel):
+    """Holders of any of `holders_of` may order `product` from `starts_at`, before its sale starts."""
+
+    product = models.OneToOneField(Product, on_delete=models.CASCADE, related_name="priority", verbose_name=_("product"))
+    starts_at = models.DateTimeField(_("priority starts at"), help_text=_("Before the product's sale start."))
+    holders_of = models.ManyToManyField(Product, related_name="+", verbose_name=_("holders of"),
+                                        help_text=_("Holders of any of these collectibles get priority."))
+
+    class Meta:
+        verbose_name = _("holder priority")
+        verbose_name_plural = _("holder priorities")
+
+    def __str__(self) -> str:
+        return str(self.product)
+
+
+class EditionHolding(models.Model):
+    """Who holds an edition now: kept by fulfilment when it issues, revokes or transfers a collectible.
+
+    Lives in catalog so that order placement (a lower layer than fulfilment) can check holder
+    priority without importing fulfilment.
+    """
+
+    edition = models.OneToOneField(Edition, on_delete=models.CASCADE, related_name="holding", verbose_name=_("edition"))
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="edition_holdings",
+                             verbose_name=_("holder"))
+    since = models.DateTimeField(_("since"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("edition holding")
+        verbose_name_plural = _("edition holdings")
+        indexes = [models.Index(fields=["user", "edition"], name="edition_holding_user")]
+
+    def __str__(self) -> str:
+        return f"{self.edition_id} → {self.user_id}"
+
+
+class BundleComponent(models.Model):
+    """A product a bundle contains: `quantity` units per bundle, paid `share_bps` of the bundle's price.
+
+    A bundle's shares sum to 10,000 (checked by apps/catalog/services/bundles.py, which also keeps
+    bundles of bundles, ballots and other exhibitors' goods in a staff member's bundle out).
+    """
+
+    bundle = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="bundle_components", verbose_name=_("bundle"))
+    component = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="in_bundles", verbose_name=_("product"))
+    quantity = models.PositiveIntegerField(_("quantity"), default=1, help_text=_("Units of this product in one bundle."))
+    share_bps = models.PositiveIntegerField(_("share"), help_text=_("Part of the bundle's price paid for this product."))
+
+    class Meta:
+        verbose_name = _("bundle component")
+        verbose_name_plural = _("bundle components")
+        ordering = ["bundle_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["bundle", "component"], name="bundle_component_once"),
+            models.CheckConstraint(condition=~Q(bundle=F("component")), name="bundle_component_not_itself"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="bundle_component_quantity_positive"),
+            models.CheckConstraint(condition=Q(share_bps__gte=1, share_bps__lte=10_000), name="bundle_component_share_range"),
+        ]
+        indexes = [models.Index(fields=["component"], name="bundle_component_product")]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.component}"

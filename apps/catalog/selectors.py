@@ -5,17 +5,20 @@ over indexed inventory (asserted in tests/catalog/test_api_products.py).
 
 from typing import Any
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import Case, Count, ExpressionWrapper, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from apps.catalog.models import Edition, EditionStatus, Product, ProductKind, ServiceSlot
+from apps.catalog import bundle_sql
+from apps.catalog.models import Edition, EditionStatus, HolderPriority, Product, ProductKind, ServiceSlot
 from apps.exhibitors.models import ExhibitorStatus
 from marketplace.tenancy import scope_to_user
 
 
 def _remaining_expression() -> Case:
-    """Units still for sale; NULL means unlimited."""
+    """Units still for sale; NULL means unlimited. A bundle has as many as its scarcest component
+    allows (apps.catalog.bundle_sql)."""
     now = timezone.now()
     available_editions = (
         Edition.objects.filter(product=OuterRef("pk"), status=EditionStatus.AVAILABLE)
@@ -34,6 +37,7 @@ def _remaining_expression() -> Case:
     return Case(
         When(kind=ProductKind.COLLECTIBLE, then=Coalesce(Subquery(available_editions, output_field=IntegerField()), Value(0))),
         When(kind=ProductKind.SERVICE, then=Coalesce(Subquery(open_places, output_field=IntegerField()), Value(0))),
+        When(kind=ProductKind.BUNDLE, then=bundle_sql.bundle_remaining(now)),
         When(stock_total__isnull=True, then=Value(None, output_field=IntegerField())),
         default=ExpressionWrapper(F("stock_total") - F("stock_taken"), output_field=IntegerField()),
         output_field=IntegerField(),
@@ -44,15 +48,29 @@ def _on_sale_q(now: Any) -> Q:
     return (Q(sale_starts_at__isnull=True) | Q(sale_starts_at__lte=now)) & (Q(sale_ends_at__isnull=True) | Q(sale_ends_at__gt=now))
 
 
+def _priority_holders_expression() -> Case:
+    """Ids of the collectibles whose holders get priority (drops); NULL without a priority (the
+    subquery then never runs)."""
+    through = HolderPriority.holders_of.through
+    holders = ArraySubquery(through.objects.filter(holderpriority_id=OuterRef("priority__id")).order_by("product_id")
+                            .values("product_id"))
+    return Case(When(priority__isnull=False, then=holders), default=None)
+
+
 def product_list_public() -> QuerySet[Product]:
-    """Published products of approved exhibitors, with `remaining` and `on_sale` annotated."""
+    """Published products of approved exhibitors, with `remaining` and `on_sale` annotated, and
+    the drops' ballot and holder priority joined (`priority_holders` annotated)."""
     now = timezone.now()
     return (
         Product.objects.filter(is_published=True, exhibitor__status=ExhibitorStatus.APPROVED)
-        .select_related("exhibitor")
+        .select_related("exhibitor", "ballot", "priority")
         .annotate(
             remaining=_remaining_expression(),
-            on_sale=Case(When(_on_sale_q(now), then=Value(True)), default=Value(False)),
+            # A bundle is on sale while each of its components is too (apps.catalog.bundle_sql).
+            on_sale=Case(When(_on_sale_q(now) & Q(bundle_sql.bundle_components_on_sale(now)), then=Value(True)),
+                         default=Value(False)),
+            components_json=bundle_sql.bundle_components_json(),
+            priority_holders=_priority_holders_expression(),
         )
     )
 

@@ -81,8 +81,20 @@ EXHIBITOR_STAFF_PERMISSIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("catalog", "serviceslot", ("view", "add", "change", "delete")),
     ("catalog", "downloadfile", ("view", "add", "change", "delete")),
     ("catalog", "licencekey", ("view", "add", "change", "delete")),
+    # Bundles of their own goods only (apps/catalog/services/bundles.py).
+    ("catalog", "bundlecomponent", ("view", "add", "change", "delete")),
+    # Drops of their own products: ballots and results read-only (operators draw), holder priority.
+    ("catalog", "ballot", ("view",)),
+    ("catalog", "ballotentry", ("view",)),
+    ("catalog", "holderpriority", ("view", "add", "change", "delete")),
     # Lines of their own products only (OrderLineAdmin is scoped); never whole orders.
     ("orders", "orderline", ("view",)),
+    # Voucher campaigns their exhibitor funds, for its own goods (apps/vouchers/admin.py), and
+    # what those campaigns owe (the settlement report); vouchers and redemptions read-only.
+    ("vouchers", "campaign", ("view", "add", "change")),
+    ("vouchers", "voucher", ("view",)),
+    ("vouchers", "redemption", ("view",)),
+    ("payments", "vouchersettlement", ("view",)),
     # What their customers own (bookings to serve, passes to redeem), scoped like the rest.
     ("fulfilment", "entitlement", ("view",)),
     # Their own sales webhooks and the delivery log.

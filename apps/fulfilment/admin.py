@@ -19,7 +19,7 @@ class EntitlementAdmin(AuditTrailMixin, ExhibitorScopedAdmin):
     search_fields = ("=certificate_code", "=order__number", "user__email")
     fields = ("kind", "status", "product", "exhibitor", "user", "order", "order_line", "unit_index", "serial", "edition_size",
               "certificate_code", "slot", "access_url", "downloads_left", "licence_key", "valid_from", "valid_until",
-              "redeemed_at", "redeemed_by", "created_at", "revoked_at", "revoke_reason")
+              "redeemed_at", "redeemed_by", "created_at", "revoked_at", "revoke_reason", "acquired_at", "transferred_at")
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -45,3 +45,15 @@ class FulfilmentFailed(DomainError):
     code = "fulfilment_failed"
     status_code = 409
     default_detail = _("The order could not be fulfilled.")
+
+
+class HoldingPeriod(DomainError):
+    code = "holding_period"
+    status_code = 409
+    default_detail = _("This item cannot be given yet.")
+
+
+class RecipientNotEligible(DomainError):
+    code = "recipient_not_eligible"
+    status_code = 409
+    default_detail = _("This item can only be given to another shopper with a verified email address.")

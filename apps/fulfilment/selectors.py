@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import PurePosixPath
@@ -21,7 +21,9 @@ from apps.catalog.models import DownloadFile, ProductKind
 from apps.fulfilment import links, signing
 from apps.fulfilment.errors import EntitlementRevoked
 from apps.fulfilment.models import Entitlement, EntitlementStatus
+from apps.fulfilment.provenance import ProvenanceEntry, certificate_provenance
 from apps.fulfilment.services.downloads import download_token_make
+from apps.fulfilment.services.gifts import entitlement_transferable_at
 from apps.orders.models import Order
 from marketplace.errors import NotFound
 
@@ -60,6 +62,8 @@ class CertificateView:
     signed_message: str
     key_id: str
     public_key: str
+    provenance: list[ProvenanceEntry] = field(default_factory=list)  # holders, masked, first first
+    transferable_at: datetime | None = None  # when the current holder may give it (gifting)
 
 
 def certificate_get(*, code: str) -> CertificateView:
@@ -67,8 +71,9 @@ def certificate_get(*, code: str) -> CertificateView:
     stored signature verifies against the platform key."""
     from apps.fulfilment.services import certificate_message
 
-    entitlement = (Entitlement.objects.filter(certificate_code=code).select_related("product", "exhibitor").first()
-                   if is_certificate_code(code) else None)
+    # The current row: a gift leaves the giver's row behind as `transferred`, with the same code.
+    entitlement = (Entitlement.objects.filter(certificate_code=code).exclude(status=EntitlementStatus.TRANSFERRED)
+                   .select_related("product", "exhibitor").first() if is_certificate_code(code) else None)
     if entitlement is None or entitlement.serial is None:
         raise NotFound(_("No certificate has this code."))
     message = certificate_message(code=code, product_id=entitlement.product_id, exhibitor_id=entitlement.exhibitor_id,
@@ -81,6 +86,8 @@ def certificate_get(*, code: str) -> CertificateView:
         exhibitor=entitlement.exhibitor.name, serial=entitlement.serial, edition_size=entitlement.edition_size or 0,
         issued_at=entitlement.created_at, revoked_at=entitlement.revoked_at, signature=entitlement.certificate_signature,
         signed_message=message.decode(), key_id=signing.key_id(), public_key=signing.public_key_b64(),
+        provenance=certificate_provenance(code=code),
+        transferable_at=entitlement_transferable_at(entitlement) if entitlement.status == EntitlementStatus.ACTIVE else None,
     )
 
 
@@ -187,7 +194,8 @@ def certificate_page_get(*, code: str) -> CertificatePage:
     """Everything the public certificate page shows. NotFound for an unknown code (the same answer
     for malformed ones: nothing tells a caller how close a guess was)."""
     view = certificate_get(code=code)
-    entitlement = Entitlement.objects.select_related("product", "exhibitor").get(certificate_code=code)
+    entitlement = (Entitlement.objects.exclude(status=EntitlementStatus.TRANSFERRED).select_related("product", "exhibitor")
+                   .get(certificate_code=code))
     return CertificatePage(code=code, certificate=view, product_title=localized(entitlement.product, "title"),
                            exhibitor_name=localized(entitlement.exhibitor, "name"), hall=entitlement.exhibitor.hall,
                            booth=entitlement.exhibitor.booth, public_key_pem=signing.public_key_pem())

@@ -22,9 +22,13 @@ class NotificationKind(models.TextChoices):
     NEW_SALE = "new_sale", _("New sale")
     SALE_REFUNDED = "sale_refunded", _("Sale refunded")
     OPERATOR_ATTENTION = "operator_attention", _("Needs operator attention")
+    BALLOT_WON = "ballot_won", _("Ballot won")
+    BALLOT_LOST = "ballot_lost", _("Ballot not won")
+    GIFT_RECEIVED = "gift_received", _("Gift received")
 
 
-SHOPPER_KINDS = frozenset({NotificationKind.ORDER_CONFIRMED, NotificationKind.GOODS_DELIVERED, NotificationKind.REFUND_ISSUED})
+SHOPPER_KINDS = frozenset({NotificationKind.ORDER_CONFIRMED, NotificationKind.GOODS_DELIVERED, NotificationKind.REFUND_ISSUED,
+                           NotificationKind.BALLOT_WON, NotificationKind.BALLOT_LOST, NotificationKind.GIFT_RECEIVED})
 EXHIBITOR_KINDS = frozenset({NotificationKind.NEW_SALE, NotificationKind.SALE_REFUNDED})
 
 

@@ -70,7 +70,9 @@ class Order(TimeStampedModel):
                                           help_text=_("Paid but could not be fulfilled: an operator must act."))
     currency = models.CharField(_("currency"), max_length=3)
     subtotal = models.PositiveBigIntegerField(_("subtotal"), help_text=_("Minor units."))
-    total = models.PositiveBigIntegerField(_("total"), help_text=_("Minor units."))
+    discount = models.PositiveBigIntegerField(_("discount"), default=0,
+                                              help_text=_("Minor units taken off the subtotal by a voucher."))
+    total = models.PositiveBigIntegerField(_("total"), help_text=_("Minor units: subtotal less discount, what the shopper pays."))
     expires_at = models.DateTimeField(_("expires at"), help_text=_("Unpaid holds are released after this time."))
     status_changed_at = models.DateTimeField(_("status changed at"), null=True, blank=True)
 
@@ -86,6 +88,9 @@ class Order(TimeStampedModel):
             # touching the fulfilled/cancelled bulk; the partial index covers the attention flag.
             models.Index(fields=["status", "status_changed_at"], name="order_status_changed"),
             models.Index(fields=["status_changed_at"], condition=Q(needs_attention=True), name="order_needs_attention"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(total=F("subtotal") - F("discount")), name="order_total_is_subtotal_less_discount"),
         ]
 
     def __str__(self) -> str:
@@ -110,6 +115,12 @@ class OrderLine(models.Model):
     # product's stock or limit settings changed meanwhile.
     stock_held = models.PositiveIntegerField(_("stock held"), default=0, editable=False)
     quota_counted = models.PositiveIntegerField(_("quota counted"), default=0, editable=False)
+    # A bundle is sold as ordinary lines of its components (apps/orders/services/bundles.py), each
+    # priced at its share, so fulfilment, payouts and refunds work per line and exhibitor as ever.
+    bundle = models.ForeignKey("catalog.Product", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                               verbose_name=_("bundle"), help_text=_("The bundle this line is part of, if any."))
+    bundle_quantity = models.PositiveIntegerField(_("bundles"), null=True, blank=True,
+                                                  help_text=_("How many of the bundle were ordered."))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -120,6 +131,8 @@ class OrderLine(models.Model):
             models.CheckConstraint(condition=Q(quantity__gte=1), name="orderline_quantity_positive"),
             models.CheckConstraint(condition=Q(total=F("unit_price") * F("quantity")),
                                    name="orderline_total_is_price_times_quantity"),
+            models.CheckConstraint(condition=Q(bundle__isnull=True, bundle_quantity__isnull=True)
+                                   | Q(bundle__isnull=False, bundle_quantity__gte=1), name="orderline_bundle_with_quantity"),
         ]
         indexes = [models.Index(fields=["exhibitor", "-created_at"], name="orderline_exhibitor_created")]
 

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from apps.vouchers.models import Campaign
 from marketplace.models import TimeStampedModel
 from marketplace.money import format_money
 
@@ -158,17 +159,22 @@ class RefundLine(models.Model):
 
 
 class RefundAllocation(models.Model):
-    """Which exhibitor's sales a refund takes back (drives the transfer reversals)."""
+    """Which exhibitor's sales a refund takes back (drives the transfer reversals). `amount` is
+    the goods' value (what the exhibitor was paid on); with a voucher on the order, `subsidy` of it
+    goes back to the voucher's funder and the rest (amount − subsidy) to the shopper."""
 
     refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="allocations", verbose_name=_("refund"))
     exhibitor = models.ForeignKey("exhibitors.Exhibitor", on_delete=models.PROTECT, related_name="+",
                                   verbose_name=_("exhibitor"))
     amount = models.PositiveBigIntegerField(_("amount"))
+    subsidy = models.PositiveBigIntegerField(_("subsidy returned"), default=0,
+                                             help_text=_("Part of the amount that goes back to the voucher's funder."))
 
     class Meta:
         verbose_name = _("refund allocation")
         verbose_name_plural = _("refund allocations")
-        constraints = [models.UniqueConstraint(fields=["refund", "exhibitor"], name="refundalloc_unique")]
+        constraints = [models.UniqueConstraint(fields=["refund", "exhibitor"], name="refundalloc_unique"),
+                       models.CheckConstraint(condition=Q(subsidy__lte=models.F("amount")), name="refundalloc_subsidy_within")]
 
     def __str__(self) -> str:
         return f"{self.refund_id}/{self.exhibitor_id}: {self.amount}"
@@ -284,12 +290,16 @@ class LedgerKind(models.TextChoices):
     TRANSFER = "transfer", _("Transferred to an exhibitor")
     TRANSFER_REVERSAL = "transfer_reversal", _("Taken back from an exhibitor")
     REFUND = "refund", _("Refunded to the shopper")
+    SUBSIDY = "subsidy", _("Voucher subsidy from its funder (negative: given back)")
 
 
 class LedgerEntry(models.Model):
     """Append-only record of every money movement. `key` is the movement's natural key, unique,
     so the same movement can never be written twice. Per order:
-    capture = transfer − transfer_reversal + commission + refund."""
+    capture + subsidy = transfer − transfer_reversal + commission + refund.
+
+    `subsidy` is a voucher's funder paying part of the order (one row per exhibitor the subsidy
+    goes to, written when the order is paid; negative rows give it back on a refund)."""
 
     key = models.CharField(_("key"), max_length=120, unique=True)
     kind = models.CharField(_("kind"), max_length=20, choices=LedgerKind.choices)
@@ -305,8 +315,17 @@ class LedgerEntry(models.Model):
         verbose_name = _("ledger entry")
         verbose_name_plural = _("ledger entries")
         constraints = [
-            models.CheckConstraint(condition=Q(amount__gte=0) | Q(kind="commission"), name="ledger_amount_sign"),
+            models.CheckConstraint(condition=Q(amount__gte=0) | Q(kind__in=["commission", "subsidy"]), name="ledger_amount_sign"),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {format_money(self.amount, self.currency)}"
+
+
+class VoucherSettlement(Campaign):
+    """A voucher campaign seen as its settlement (the admin's report page; no table of its own)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("voucher settlement")
+        verbose_name_plural = _("voucher settlements")

@@ -1,9 +1,9 @@
 """Reads for payments: the ledger report, and the shopper's orders with their payment attempts.
 
-Per order, every fen is accounted for: capture = (transfer − transfer_reversal) + commission +
-refund. An order whose payouts are still waiting (an exhibitor not onboarded, a transfer in
-flight) is reported `open` with what is outstanding; anything else that does not add up is a
-`mismatch`.
+Per order, every fen is accounted for: capture + subsidy = (transfer − transfer_reversal) +
+commission + refund (`subsidy`: a voucher's funder paying part of the order). An order whose
+payouts are still waiting (an exhibitor not onboarded, a transfer in flight) is reported `open`
+with what is outstanding; anything else that does not add up is a `mismatch`.
 """
 
 from collections import defaultdict
@@ -29,11 +29,12 @@ class OrderBalance:
     transfer: int = 0
     transfer_reversal: int = 0
     commission: int = 0
+    subsidy: int = 0
     status: str = "balanced"
 
     @property
     def difference(self) -> int:
-        return self.capture - (self.transfer - self.transfer_reversal) - self.commission - self.refund
+        return self.capture + self.subsidy - (self.transfer - self.transfer_reversal) - self.commission - self.refund
 
 
 @dataclass
@@ -97,7 +98,7 @@ def ledger_report(*, since: datetime | None = None, until: datetime | None = Non
 
 def order_list_with_payments_for_shopper(*, user: Any) -> QuerySet[Order]:
     """The shopper's own orders, lines and payments prefetched (3 queries a page)."""
-    return order_selectors.order_list_for_shopper(user=user).prefetch_related(
+    return order_selectors.order_list_for_shopper(user=user).select_related("voucher_redemption__campaign").prefetch_related(
         Prefetch("payments", queryset=Payment.objects.order_by("-attempt"), to_attr="payments_newest_first"))
 
 

@@ -19,6 +19,7 @@ KIND_SECTIONS = {
     ProductKind.SERVICE: ["Consultation", "Time slots"],
     ProductKind.DOWNLOAD: ["Stock", "Download delivery", "Files", "Licence keys"],
     ProductKind.PASS: ["Stock", "Pass validity"],
+    ProductKind.BUNDLE: ["Products in the bundle"],
 }
 
 

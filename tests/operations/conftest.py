@@ -52,10 +52,10 @@ def bulk_orders(*, user, product, count: int, status: str = "fulfilled", needs_a
         cursor.execute(
             f"""
             WITH o AS (
-                INSERT INTO {order_table} (id, number, user_id, status, needs_attention, currency, subtotal, total,
-                                           expires_at, status_changed_at, created_at, updated_at)
+                INSERT INTO {order_table} (id, number, user_id, status, needs_attention, currency, subtotal, discount,
+                                           total, expires_at, status_changed_at, created_at, updated_at)
                 SELECT gen_random_uuid(), 'BX-' || substr(md5(random()::text || i::text), 1, 12), %s, %s, %s, 'CNY',
-                       %s, %s, now() + interval '15 minutes', now() - make_interval(secs => %s + i %% 50), now(), now()
+                       %s, 0, %s, now() + interval '15 minutes', now() - make_interval(secs => %s + i %% 50), now(), now()
                 FROM generate_series(1, %s) AS i
                 RETURNING id
             )

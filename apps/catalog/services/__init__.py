@@ -1,7 +1,15 @@
 """Writes for the catalog (DESIGN.md habit 1), split by sub-domain: products (save, publish rules,
-delete), deliverables (slots, download files, licence keys) and inventory (claims, releases and the
-sold-out flags). Other apps import from here."""
+delete), deliverables (slots, download files, licence keys), inventory (claims, releases and the
+sold-out flags) and bundles (components, shares, the price split). Other apps import from here."""
 
+from apps.catalog.services.bundles import (
+    SHARES_TOTAL,
+    ComponentSpec,
+    bundle_components_set,
+    bundle_editable_by,
+    bundle_publish_blockers,
+    bundle_split,
+)
 from apps.catalog.services.deliverables import (
     download_file_delete,
     download_file_save,
@@ -47,3 +55,5 @@ __all__ = [
     "licence_keys_add", "product_delete", "product_publish_blockers", "product_save", "product_set_published",
     "product_slug_suggest", "slot_delete", "slot_save", "slots_create",
 ]
+__all__ += ["SHARES_TOTAL", "ComponentSpec", "bundle_components_set", "bundle_editable_by", "bundle_publish_blockers",
+            "bundle_split"]

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.text import slugify
@@ -14,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.catalog import images
 from apps.catalog.models import (
+    BundleComponent,
     DownloadFile,
     Edition,
     EditionStatus,
@@ -54,7 +56,9 @@ def product_publish_blockers(*, product: Product, now: datetime | None = None) -
 
     A download needs a file or an available licence key, a pass a validity window that has not
     ended, a service an upcoming slot, a collectible its editions (an unsaved collectible with an
-    edition size gets them when it is saved). Reads only; at most one query.
+    edition size gets them when it is saved), a bundle sellable components whose shares sum to
+    100 % (apps.catalog.services.bundles). Reads only; at most one query (a bundle: one more per
+    component).
     """
     now = now or timezone.now()
     pk = product.pk
@@ -82,6 +86,10 @@ def product_publish_blockers(*, product: Product, now: datetime | None = None) -
         if not has_editions:
             return [PublishBlocker("edition_size", _(
                 "A collectible needs its numbered editions before it can be published."))]
+    elif product.kind == ProductKind.BUNDLE:
+        from apps.catalog.services.bundles import bundle_publish_blockers  # bundles imports this module
+
+        return bundle_publish_blockers(product=product)
     return []
 
 
@@ -197,9 +205,12 @@ def product_delete(*, product: Product) -> None:
     """Delete a product nothing was ever sold or held from; otherwise unpublish it instead.
 
     Raises InvalidState if an edition left `available`, a slot has bookings, stock was taken or
-    a key was delivered (orders also PROTECT their products at the database level).
+    a key was delivered (orders also PROTECT their products at the database level), or if the
+    product is part of a bundle.
     """
     locked = Product.objects.select_for_update().get(pk=product.pk)
+    if BundleComponent.objects.filter(component=locked).exists():
+        raise InvalidState(_("This product is part of a bundle; take it out of the bundle before deleting it."))
     touched = (
         locked.stock_taken > 0
         or Edition.objects.filter(product=locked).exclude(status=EditionStatus.AVAILABLE).exists()
@@ -208,4 +219,8 @@ def product_delete(*, product: Product) -> None:
     )
     if touched:
         raise InvalidState(_("This product has been sold or held; unpublish it instead of deleting it."))
-    locked.delete()
+    try:
+        with transaction.atomic():
+            locked.delete()
+    except ProtectedError as exc:  # order lines still name it (a bundle sold as its components' lines)
+        raise InvalidState(_("This product has been sold or held; unpublish it instead of deleting it.")) from exc

@@ -9,8 +9,8 @@ from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from apps.catalog.models import ProductKind
-from apps.fulfilment import links, selectors
-from apps.fulfilment.models import Entitlement
+from apps.fulfilment import links, selectors, services
+from apps.fulfilment.models import Entitlement, EntitlementStatus
 
 # Each kind's part of a library item: null on items of the other kinds (allow_null).
 EDITION = inline_serializer("LibraryEdition", {
@@ -45,10 +45,14 @@ class LibraryItemSerializer(serializers.ModelSerializer):
     # Declared as `pass_` (a Python keyword cannot name an attribute) and renamed `pass` in
     # get_fields, so the response and the OpenAPI schema (which reads `fields`) both say `pass`.
     pass_ = serializers.SerializerMethodField(method_name="get_pass")
+    transferable_at = serializers.SerializerMethodField(
+        help_text="Collectibles: when the holder may give it to another shopper (holding period); null for other kinds "
+                  "and once given or revoked.")
 
     class Meta:
         model = Entitlement
-        fields = ["id", "kind", "status", "product", "order", "created_at", "revoked_at", "edition", "booking", "download", "pass_"]
+        fields = ["id", "kind", "status", "product", "order", "created_at", "revoked_at", "transferable_at", "edition", "booking",
+                  "download", "pass_"]
         read_only_fields = fields
 
     def get_fields(self) -> dict[str, serializers.Field]:
@@ -71,9 +75,18 @@ class LibraryItemSerializer(serializers.ModelSerializer):
         return {"id": obj.product_id, "title": obj.product.title,
                 "exhibitor": {"slug": obj.exhibitor.slug, "name": obj.exhibitor.name}}
 
-    @extend_schema_field(inline_serializer("LibraryOrder", {"id": serializers.CharField(), "number": serializers.CharField()}))
-    def get_order(self, obj: Entitlement) -> dict[str, Any]:
+    @extend_schema_field(inline_serializer("LibraryOrder", {"id": serializers.CharField(), "number": serializers.CharField()},
+                                           allow_null=True,
+                                           help_text="Null for an item received as a gift (the giver's order stays theirs)."))
+    def get_order(self, obj: Entitlement) -> dict[str, Any] | None:
+        if obj.acquired_at is not None:
+            return None
         return {"id": str(obj.order_id), "number": obj.order.number}
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_transferable_at(self, obj: Entitlement) -> str | None:
+        when = services.entitlement_transferable_at(obj) if obj.status == EntitlementStatus.ACTIVE else None
+        return serializers.DateTimeField().to_representation(when) if when else None
 
     @extend_schema_field(EDITION)
     def get_edition(self, obj: Entitlement) -> dict[str, Any] | None:
@@ -132,6 +145,18 @@ class CertificateSerializer(serializers.Serializer):
     signed_message = serializers.CharField()
     key_id = serializers.CharField()
     public_key = serializers.CharField(help_text="The platform's Ed25519 public key, base64 (32 raw bytes).")
+    provenance = serializers.SerializerMethodField(help_text="Every holder of the edition, first holder first.")
+    transferable_at = serializers.DateTimeField(allow_null=True, help_text="When the current holder may give it on.")
+
+    @extend_schema_field(inline_serializer("CertificateProvenance", {
+        "holder": serializers.CharField(help_text="Masked email."), "from": serializers.DateTimeField(),
+        "until": serializers.DateTimeField(allow_null=True, help_text="Null for the current holder."),
+    }, many=True))
+    def get_provenance(self, obj: selectors.CertificateView) -> list[dict[str, Any]]:
+        dt = serializers.DateTimeField()
+        return [{"holder": entry.holder, "from": dt.to_representation(entry.since),
+                 "until": dt.to_representation(entry.until) if entry.until else None}
+                for entry in obj.provenance]
 
 
 class PassRedeemInputSerializer(serializers.Serializer):

@@ -1,10 +1,11 @@
 from django.urls import path
 
-from apps.fulfilment.api import views
+from apps.fulfilment.api import gifts, views
 
 urlpatterns = [
     path("library/", views.LibraryView.as_view(), name="library"),
     path("library/<int:entitlement_id>/", views.LibraryItemView.as_view(), name="library-item"),
+    path("library/<int:entitlement_id>/transfer", gifts.LibraryTransferView.as_view(), name="library-transfer"),
     path("downloads/<str:token>", views.DownloadView.as_view(), name="download"),
     path("certificates/<str:code>/", views.CertificateView.as_view(), name="certificate-detail"),
     path("certificates/<str:code>/qr.svg", views.CertificateQrView.as_view(), name="certificate-qr"),

@@ -29,6 +29,7 @@ from apps.fulfilment.models import Entitlement
 from apps.fulfilment.public.views import download_headers, link_refused_page, wants_html
 from marketplace.api.pagination import CursorPagination
 from marketplace.api.schema import error_responses
+from marketplace.db.routing import replica_reads_view
 from marketplace.errors import DomainError, NotFound
 
 QR_RESPONSES: dict[Any, Any] = {(200, "image/svg+xml"): OpenApiTypes.BINARY,
@@ -68,6 +69,7 @@ class LibraryView(NoStoreMixin, GenericAPIView):
     ordering = ("-created_at", "-id")
 
     @extend_schema(tags=["library"], operation_id="library_list", responses=LibraryItemSerializer(many=True))
+    @replica_reads_view
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         page = self.paginate_queryset(selectors.library_for_user(user=request.user))
         return self.get_paginated_response(LibraryItemSerializer(page, many=True, context={"request": request}).data)
@@ -77,6 +79,7 @@ class LibraryItemView(NoStoreMixin, APIView):
     """One entitlement of the shopper, as in the library (e.g. to refresh its download links)."""
 
     @extend_schema(tags=["library"], operation_id="library_retrieve", responses=LibraryItemSerializer)
+    @replica_reads_view
     def get(self, request: Request, entitlement_id: int, *args: Any, **kwargs: Any) -> Response:
         entitlement = selectors.library_item_get(user=request.user, entitlement_id=entitlement_id)
         return Response(LibraryItemSerializer(entitlement, context={"request": request}).data)
@@ -112,6 +115,7 @@ class CertificateView(APIView):
     authentication_classes: list[Any] = []
 
     @extend_schema(tags=["certificates"], operation_id="certificate_retrieve", responses=CertificateSerializer)
+    @replica_reads_view
     def get(self, request: Request, code: str, *args: Any, **kwargs: Any) -> HttpResponseBase:
         certificate = selectors.certificate_get(code=code)
         if wants_html(request):
@@ -134,6 +138,7 @@ class CertificateQrView(_QrView):
     authentication_classes: list[Any] = []
 
     @extend_schema(tags=["certificates"], operation_id="certificate_qr", responses=QR_RESPONSES)
+    @replica_reads_view
     def get(self, request: Request, code: str, *args: Any, **kwargs: Any) -> HttpResponse:
         return self.qr_response(selectors.certificate_qr_data(code=code), title="Certificate")
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.catalog import services as catalog_services
 from apps.catalog.models import ProductKind
+from apps.catalog.services import drops as catalog_drops
 from apps.fulfilment.models import Entitlement, EntitlementStatus, new_nonce
 from apps.orders import services as order_services
 from apps.orders.models import Order, OrderLine
@@ -52,7 +53,10 @@ def entitlements_revoke_lines(*, order_line_ids: Iterable[int], reason: str, now
         order_ids = sorted({str(o) for o in OrderLine.objects.filter(id__in=ids).values_list("order_id", flat=True)})
         orders = {str(o.pk): o for o in Order.objects.select_for_update().filter(pk__in=order_ids).order_by("pk")}
         lines = list(OrderLine.objects.filter(id__in=ids).select_related("product").order_by("id"))
-        units = {(u.order_line_id, u.unit_index): u for u in Entitlement.objects.select_for_update().filter(order_line_id__in=ids)}
+        # The current row of each unit: a given unit's giver row (transferred) stays as it is; the
+        # recipient's row is the one revoked.
+        units = {(u.order_line_id, u.unit_index): u for u in Entitlement.objects.select_for_update()
+                 .filter(order_line_id__in=ids).exclude(status=EntitlementStatus.TRANSFERRED)}
         to_revoke: list[int] = []
         stubs: list[Entitlement] = []
         changed_lines: dict[int, int] = {}
@@ -96,6 +100,7 @@ def entitlements_revoke_lines(*, order_line_ids: Iterable[int], reason: str, now
                 stock[line.product_id] = stock.get(line.product_id, 0) + min(count, line.stock_held)
         edition_ids = order_services.order_lines_unlink_editions(line_ids=collectible_lines) if collectible_lines else []
         if edition_ids:
+            catalog_drops.edition_holdings_clear(edition_ids=edition_ids)
             catalog_services.inventory_restock_editions(edition_ids=edition_ids)
         if slots or stock:
             catalog_services.inventory_release(slots=slots, stock=stock)

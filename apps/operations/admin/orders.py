@@ -57,13 +57,19 @@ class OrderLineInline(ReadOnlyAdminMixin, TabularInline):
 
     model = OrderLine
     extra = 0
-    fields = ("title", "exhibitor", "slot", "quantity", "unit_price_display", "total_display", "serials", "refunded")
+    fields = ("title", "exhibitor", "slot", "quantity", "unit_price_display", "total_display", "serials", "bundle_display",
+              "refunded")
     readonly_fields = fields
     show_change_link = False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OrderLine]:
         return scope_to_user(super().get_queryset(request), request.user, path="exhibitor_id").select_related(
-            "exhibitor", "slot", "refund_line")
+            "exhibitor", "slot", "refund_line", "bundle")
+
+    @display(description=_("Part of bundle"))
+    def bundle_display(self, line: OrderLine) -> str:
+        # Text, not a link: a component's exhibitor may not manage the bundle (apps/catalog/services/bundles.py).
+        return f"{line.bundle.title} × {line.bundle_quantity}" if line.bundle is not None else "-"
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return is_operator(request.user) or _is_staff_member(request)

@@ -7,31 +7,88 @@ The order output carries the order's payment, so it and the endpoints live in pa
 orders (apps/payments/api/serializers.py and orders.py).
 """
 
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from apps.orders.models import OrderLine
-from apps.orders.services import MAX_LINES, MAX_QUANTITY, LineRequest
+from apps.orders.services import MAX_BUNDLE_COMPONENTS, MAX_LINES, MAX_QUANTITY, LineRequest
+
+
+class ComponentSlotsField(serializers.DictField):
+    """{"<component product id>": slot id} as ((product id, slot id), ...), sorted.
+
+    Checked as a whole, so every refusal is the field's own (`lines.<n>.component_slots`, code
+    `invalid`): a per-key error would name an attribute after whatever key was sent.
+    """
+
+    default_error_messages = {"invalid": _("component_slots maps the product ids of a bundle's services to slot ids "
+                                           "(at most {max}).")}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(child=serializers.IntegerField(min_value=1), **kwargs)
+
+    def to_internal_value(self, data: Any) -> tuple[tuple[int, int], ...]:  # type: ignore[override]
+        if not isinstance(data, dict):
+            self.fail("not_a_dict", input_type=type(data).__name__)
+        if len(data) > MAX_BUNDLE_COMPONENTS:
+            self.fail("invalid", max=MAX_BUNDLE_COMPONENTS)
+        pairs = []
+        for key, value in data.items():
+            if not (isinstance(key, str) and key.isascii() and key.isdigit() and 1 <= int(key) < 2**63):
+                self.fail("invalid", max=MAX_BUNDLE_COMPONENTS)
+            try:
+                slot_id = self.child.run_validation(value)
+            except serializers.ValidationError:
+                self.fail("invalid", max=MAX_BUNDLE_COMPONENTS)
+            if slot_id >= 2**63:
+                self.fail("invalid", max=MAX_BUNDLE_COMPONENTS)
+            pairs.append((int(key), slot_id))
+        return tuple(sorted(pairs))
 
 
 class OrderLineInputSerializer(serializers.Serializer):
     product = serializers.IntegerField(min_value=1)
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY, default=1)
     slot = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    component_slots = ComponentSlotsField(
+        required=False, default=(),
+        help_text='Bundles: the slot of each service in the bundle, {"<component product id>": slot id}.')
 
 
 class OrderCreateInputSerializer(serializers.Serializer):
     lines = OrderLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)  # type: ignore[call-arg]
+    voucher = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None,
+                                       help_text="One of the shopper's available vouchers (GET /api/v1/vouchers/).")
 
     def to_line_requests(self) -> list[LineRequest]:
-        return [LineRequest(product_id=line["product"], quantity=line["quantity"], slot_id=line["slot"])
+        return [LineRequest(product_id=line["product"], quantity=line["quantity"], slot_id=line["slot"],
+                            component_slots=line["component_slots"])
                 for line in self.validated_data["lines"]]
+
+
+class OrderLineBundleSerializer(serializers.Serializer):
+    # A line that is part of a bundle: which bundle, and how many of it were ordered.
+    product = serializers.IntegerField(read_only=True, help_text="The bundle product's id.")
+    quantity = serializers.IntegerField(read_only=True, help_text="Bundles ordered.")
 
 
 class OrderLineOutputSerializer(serializers.ModelSerializer):
     product = serializers.IntegerField(source="product_id")
     slot = serializers.IntegerField(source="slot_id", allow_null=True)
+    bundle = OrderLineBundleSerializer(read_only=True, allow_null=True,
+                                       help_text="The bundle this line is part of (a bundle is ordered as one line and placed "
+                                                 "as lines of its products, each priced at its share); null otherwise.")
 
     class Meta:
         model = OrderLine
-        fields = ["id", "product", "quantity", "unit_price", "total", "slot"]
+        fields = ["id", "product", "quantity", "unit_price", "total", "slot", "bundle"]
         read_only_fields = fields
+
+
+def order_line_bundle_output(line: OrderLine) -> dict[str, int] | None:
+    """The `bundle` of an order line's output (see OrderLineBundleSerializer)."""
+    if line.bundle_id is None:
+        return None
+    return {"product": line.bundle_id, "quantity": line.bundle_quantity or 0}

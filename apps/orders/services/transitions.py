@@ -10,6 +10,7 @@ raise InvalidState if the source state is wrong, write with `update_fields` and 
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from django.db import transaction
@@ -20,6 +21,7 @@ from apps.catalog import services as inventory
 from apps.catalog.models import ProductKind
 from apps.orders.models import ORDER_TRANSITIONS, Order, OrderEvent, OrderLineEdition, OrderStatus
 from apps.orders.services.quotas import _claim_quotas, _release_quotas
+from apps.vouchers import services as vouchers
 from marketplace.errors import InvalidState
 from marketplace.transitions import transition
 
@@ -74,7 +76,9 @@ def _release_holds(order: Order) -> dict[str, Any]:
     product_ids = [line.product_id for line in lines]
     slot_ids = list(slots)
     transaction.on_commit(lambda: inventory.inventory_clear_flags(product_ids=product_ids, slot_ids=slot_ids))
-    return {"released_serials": sorted(serial for _, _, serial in links)} if links else {}
+    # A still-valid voucher goes back to the shopper (API.md "Vouchers"), under the order's lock.
+    voucher = vouchers.voucher_release_for_order(order_id=order.pk)
+    return {**({"released_serials": sorted(serial for _, _, serial in links)} if links else {}), **voucher}
 
 
 def order_cancel(*, order_id: Any, actor: Any = None, note: str = "cancelled",
@@ -122,6 +126,7 @@ def order_expire(*, order_id: Any, now: datetime | None = None,
 def _convert_holds(order: Order) -> dict[str, Any]:
     edition_ids = list(OrderLineEdition.objects.filter(line__order=order).values_list("edition_id", flat=True))
     inventory.inventory_mark_sold(edition_ids=edition_ids)
+    vouchers.voucher_mark_used(order_id=order.pk)
     return {}
 
 
@@ -146,8 +151,9 @@ def _reclaim_holds(order: Order) -> dict[str, Any]:
         if line.quota_counted and line.product.per_customer_limit is not None:
             quotas[line.product_id] += line.quota_counted
             limits[line.product_id] = line.product.per_customer_limit
-        if line.product.kind == ProductKind.COLLECTIBLE:
-            editions[line.product_id] = (line.quantity, line.product.edition_size or 0)
+        if line.product.kind == ProductKind.COLLECTIBLE:  # summed: a product may be on several lines (bundles)
+            held = editions.get(line.product_id, (0, 0))[0]
+            editions[line.product_id] = (held + line.quantity, line.product.edition_size or 0)
         if line.slot_id is not None:
             slots[line.slot_id] += line.quantity
         if line.stock_held:
@@ -156,18 +162,24 @@ def _reclaim_holds(order: Order) -> dict[str, Any]:
     claimed = inventory.inventory_claim_editions(wanted=editions)
     inventory.inventory_claim_slots(wanted=dict(slots))
     inventory.inventory_claim_stock(wanted=dict(stock))
-    by_product = {line.product_id: line for line in lines}
+    unlinked = {pid: iter(eds) for pid, eds in claimed.items()}
     OrderLineEdition.objects.bulk_create([
-        OrderLineEdition(line=by_product[pid], edition_id=edition_id) for pid, eds in claimed.items() for edition_id, _ in eds
+        OrderLineEdition(line=line, edition_id=edition_id)
+        for line in lines if line.product_id in unlinked
+        for edition_id, _ in islice(unlinked[line.product_id], line.quantity)
     ])
     inventory.inventory_mark_sold(edition_ids=[edition_id for eds in claimed.values() for edition_id, _ in eds])
     serials = sorted(serial for eds in claimed.values() for _, serial in eds)
-    return {"reclaimed_serials": serials} if serials else {}
+    # The shopper paid the discounted total: the voucher is taken again or the payment is refunded
+    # (VoucherNotApplicable, caught by payments like a sold-out re-claim).
+    voucher = vouchers.voucher_reclaim_for_order(order_id=order.pk)
+    return {**({"reclaimed_serials": serials} if serials else {}), **voucher}
 
 
 def order_mark_paid_late(*, order_id: Any, actor: Any = None, payload: dict[str, Any] | None = None) -> Order:
     """A payment succeeded for an expired order: re-claim its inventory and mark it paid. Raises
-    SoldOut, SlotFull or LimitExceeded (nothing changed) if the inventory is gone, and InvalidState
+    SoldOut, SlotFull or LimitExceeded (nothing changed) if the inventory is gone,
+    VoucherNotApplicable if the order's voucher went to another order meanwhile, and InvalidState
     from any other state, a cancelled order included: the shopper was told it is cancelled, so a
     stray payment for it is refunded instead (`payment_apply_state`). Idempotent (an order
     already paid is left alone)."""

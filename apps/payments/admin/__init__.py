@@ -10,7 +10,7 @@ through the services; nothing here saves a model.
 
 # Importing the submodules registers their ModelAdmins; payouts last, since it re-registers the
 # exhibitor admin with its payouts part.
-from apps.payments.admin import payments, transfers  # noqa: F401
+from apps.payments.admin import payments, settlement, transfers  # noqa: F401
 from apps.payments.admin.payouts import ExhibitorPayoutsAdmin, exhibitor_payouts_cell, payouts_summary, start_onboarding
 
 __all__ = ["ExhibitorPayoutsAdmin", "exhibitor_payouts_cell", "payouts_summary", "start_onboarding"]

@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.catalog.errors import BallotRequired
 from apps.orders.api.serializers import OrderCreateInputSerializer
 from apps.orders.models import Order
 from apps.payments.api.serializers import (
@@ -30,6 +31,7 @@ from apps.payments.selectors import order_get_with_payments_for_shopper, order_l
 from apps.payments.services import orders as services
 from apps.payments.services.cancel import PaymentAlreadyTaken, PaymentInProgress, PaymentProviderUnavailable
 from apps.payments.services.payments import payment_simulate
+from apps.vouchers.errors import VoucherNotApplicable
 from marketplace.api.idempotency import HEADER, MAX_KEY_LENGTH, REPLAY_HEADER, idempotent
 from marketplace.api.pagination import CursorPagination
 from marketplace.api.schema import error_responses
@@ -78,14 +80,16 @@ class OrderListCreateView(GenericAPIView):
         parameters=[IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED],
         responses={201: OrderOutputSerializer, **error_responses(
             SlotRequired, InvalidIdempotencyKey, SoldOut, SlotFull, LimitExceeded, NotOnSale, InvalidState, IdempotencyKeyInUse,
-            IdempotencyKeyReused,
-            fields={"lines": [ValidationFailed, "required", "null", "not_a_list", "empty", "max_length"]})},
+            IdempotencyKeyReused, VoucherNotApplicable, BallotRequired,
+            fields={"lines": [ValidationFailed, "required", "null", "not_a_list", "empty", "max_length"],
+                    "voucher": ["invalid", "min_value", "max_string_length"]})},
     )
     @idempotent
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = OrderCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        order, payment = services.order_checkout(user=request.user, lines=serializer.to_line_requests())
+        order, payment = services.order_checkout(user=request.user, lines=serializer.to_line_requests(),
+                                                 voucher_id=serializer.validated_data["voucher"])
         return Response(order_output(order, payment=payment), status=status.HTTP_201_CREATED)
 
 

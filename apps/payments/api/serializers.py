@@ -13,7 +13,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.orders.api.serializers import OrderLineOutputSerializer
+from apps.orders.api.serializers import OrderLineOutputSerializer, order_line_bundle_output
 from apps.orders.models import Order
 from apps.payments.models import Payment
 from apps.payments.selectors import order_latest_payment
@@ -35,16 +35,33 @@ def order_output(order: Order, *, payment: Payment | None = None) -> dict[str, A
         "status": order.status,
         "currency": order.currency,
         "subtotal": order.subtotal,
+        "discount": order.discount,
         "total": order.total,
+        "voucher": order_voucher_output(order),
         "expires_at": iso_datetime(order.expires_at),
         "created_at": iso_datetime(order.created_at),
         "lines": [
             {"id": line.pk, "product": line.product_id, "quantity": line.quantity, "unit_price": line.unit_price,
-             "total": line.total, "slot": line.slot_id}
+             "total": line.total, "slot": line.slot_id, "bundle": order_line_bundle_output(line)}
             for line in order.lines.all()
         ],
         "payment": None if payment is None else payment_output(payment),
     }
+
+
+def order_voucher_output(order: Order) -> dict[str, Any] | None:
+    """The voucher applied to the order ({id, campaign}); no query for an order without discount."""
+    if not order.discount:
+        return None
+    redemption = getattr(order, "voucher_redemption", None)
+    if redemption is None:
+        return None
+    return {"id": redemption.voucher_id, "campaign": redemption.campaign.slug}
+
+
+class OrderVoucherOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The voucher's id.")
+    campaign = serializers.SlugField(help_text="The voucher's campaign.")
 
 
 class PaymentOutputSerializer(serializers.ModelSerializer):
@@ -62,14 +79,20 @@ class OrderOutputSerializer(serializers.ModelSerializer):
     # The order's shape for the OpenAPI schema only; `order_output()` writes it.
     lines = OrderLineOutputSerializer(many=True, read_only=True)
     payment = serializers.SerializerMethodField()
+    voucher = serializers.SerializerMethodField()
 
     class Meta:
         model = Order
-        fields = ["id", "number", "status", "currency", "subtotal", "total", "expires_at", "created_at", "lines", "payment"]
+        fields = ["id", "number", "status", "currency", "subtotal", "discount", "total", "voucher", "expires_at", "created_at",
+                  "lines", "payment"]
         read_only_fields = fields
 
     @extend_schema_field(PaymentOutputSerializer(allow_null=True))
     def get_payment(self, order: Order) -> dict[str, Any] | None:  # the schema's field; never called
+        raise NotImplementedError
+
+    @extend_schema_field(OrderVoucherOutputSerializer(allow_null=True))
+    def get_voucher(self, order: Order) -> dict[str, Any] | None:  # the schema's field; never called
         raise NotImplementedError
 
     def to_representation(self, instance: Order) -> dict[str, Any]:

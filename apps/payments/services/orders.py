@@ -42,14 +42,15 @@ def _close_payments(order: Order) -> None:
     payments_close_for_order_locked(order_id=order.pk)
 
 
-def order_checkout(*, user: Any, lines: Sequence[LineRequest]) -> tuple[Order, Payment | None]:
+def order_checkout(*, user: Any, lines: Sequence[LineRequest], voucher_id: int | None = None) -> tuple[Order, Payment | None]:
     """Place an order, then (after its hold committed) create its payment with the provider.
 
     Preconditions: not called inside an outer transaction (the provider must never be called while
     the hold's locks are held). Raises what `order_place` raises. A provider failure leaves the
     order pending with no payment (None); the shopper retries with POST /orders/{id}/payment.
+    `voucher_id`: the shopper's voucher, taken with the hold (the payment is for the discounted total).
     """
-    order = order_services.order_place(user=user, lines=lines)
+    order = order_services.order_place(user=user, lines=lines, voucher_id=voucher_id)
     return order, payment_try_create_for_order(order=order, attempt=1)  # a new order has no attempt yet
 
 

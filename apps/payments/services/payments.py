@@ -20,6 +20,8 @@ from apps.orders.models import Order, OrderStatus
 from apps.payments.models import OPEN_STATUSES, Payment, PaymentStatus, Refund, RefundKind, RefundStatus
 from apps.payments.providers import PaymentProviderError, PaymentState, get_provider
 from apps.payments.services.common import ledger_write, raise_to_operators
+from apps.payments.services.subsidy import subsidy_record_for_order
+from apps.vouchers.errors import VoucherNotApplicable
 from marketplace import events
 from marketplace.tasks import enqueue_on_commit
 from marketplace.transitions import transition
@@ -166,6 +168,8 @@ def _paid(order: Order, payment: Payment, *, late: bool) -> None:
         order_services.order_mark_paid_late(order_id=order.pk, payload=payload)
     else:
         order_services.order_mark_paid(order_id=order.pk, payload=payload)
+    # The voucher's funder pays the discount: its own ledger movement (apps/payments/services/subsidy.py).
+    subsidy_record_for_order(order_id=order.pk, currency=payment.currency)
     # Fulfilment subscribes (after commit) and schedules itself; payouts are ours.
     events.emit("order.paid", order_id=str(order.pk), payment_id=payment.pk, late=late)
     enqueue_on_commit("payments.transfers_create", order_id=str(order.pk))
@@ -230,7 +234,7 @@ def payment_apply_state(*, payment_id: int, state: PaymentState, now: Any = None
                 with transaction.atomic():
                     _paid(order, payment, late=True)
                 return "paid_late"
-            except (SoldOut, SlotFull, LimitExceeded) as exc:
+            except (SoldOut, SlotFull, LimitExceeded, VoucherNotApplicable) as exc:
                 _void(order=order, payment=payment, amount=state.amount,
                       reason=f"Payment arrived for {order.status} order {order.number}; inventory gone ({exc.detail}). "
                              "Refunded automatically.")

@@ -3,6 +3,11 @@ an idempotency key derived from the Refund id, then the outcome recorded in a se
 
 Never more than captured: the paying payment's row is locked while the sum of its open and
 succeeded refunds is checked, so two concurrent refunds cannot both pass the check.
+
+An order bought with a voucher: the shopper gets back what they paid for the refunded part, the
+exhibitors give back the goods' value (their allocations), and the difference goes back to the
+voucher's funder (`RefundAllocation.subsidy`, negative `subsidy` ledger rows); see
+apps/payments/services/subsidy.py. A full refund gives the voucher back when its campaign says so.
 """
 
 from collections import defaultdict
@@ -27,6 +32,8 @@ from apps.payments.models import (
 )
 from apps.payments.providers import PaymentProviderError, ProviderObject, get_provider
 from apps.payments.services.common import ledger_write, raise_to_operators
+from apps.payments.services.subsidy import subsidy_return_for_refund, subsidy_split_amount, subsidy_split_lines
+from apps.vouchers import services as vouchers
 from marketplace import events
 from marketplace.errors import InvalidState, NotFound, PermissionDenied, ValidationFailed
 from marketplace.money import format_money
@@ -90,6 +97,7 @@ def refund_create(*, order_id: Any, actor: Any, line_ids: list[int] | None = Non
         payment = Payment.objects.select_for_update().get(pk=paying.pk)
         lines = list(order.lines.all())
         allocations: dict[int, int] = defaultdict(int)
+        subsidies: dict[int, int] = {}
         chosen = []
         if line_ids is not None:
             wanted = set(line_ids)
@@ -108,6 +116,12 @@ def refund_create(*, order_id: Any, actor: Any, line_ids: list[int] | None = Non
                     raise InvalidState(_("An earlier amount refund already took back part of these lines; "
                                          "refund what is left by amount."))
             amount = sum(line.total for line in chosen)
+            # With a voucher, part of the lines' value goes back to its funder, not the shopper.
+            sold_by = {eid: sum(line.total for line in lines if line.exhibitor_id == eid) for eid in allocations}
+            subsidies = subsidy_split_lines(order_id=order.pk, goods=dict(allocations), gross=sold_by)
+            amount -= sum(subsidies.values())
+            if amount <= 0:
+                raise InvalidState(_("The voucher paid for all of these lines; there is nothing to give back to the shopper."))
         else:
             if not operator:
                 raise PermissionDenied(_("Only operators refund an amount; exhibitor staff refund their lines."))
@@ -117,9 +131,14 @@ def refund_create(*, order_id: Any, actor: Any, line_ids: list[int] | None = Non
                 gross[line.exhibitor_id] += line.total
             remaining = {eid: g - done.get(eid, 0) for eid, g in gross.items() if g - done.get(eid, 0) > 0}
             assert amount is not None
-            if amount > sum(remaining.values()):
+            split = subsidy_split_amount(order_id=order.pk, amount=amount, gross=dict(gross), allocate=_allocate)
+            if split is not None:  # a voucher on the order: goods back from exhibitors, subsidy to the funder
+                allocations.update(split[0])
+                subsidies = split[1]
+            elif amount > sum(remaining.values()):
                 raise InvalidState(_("That is more than is left to refund on this order."))
-            allocations.update(_allocate(amount, remaining))
+            else:
+                allocations.update(_allocate(amount, remaining))
         assert amount is not None
         taken = (Refund.objects.filter(payment=payment).exclude(status=RefundStatus.FAILED)
                  .aggregate(total=Sum("amount"))["total"] or 0)
@@ -129,7 +148,8 @@ def refund_create(*, order_id: Any, actor: Any, line_ids: list[int] | None = Non
         refund = Refund.objects.create(order=order, payment=payment, amount=amount, currency=payment.currency,
                                        reason=reason[:300], actor=actor if getattr(actor, "pk", None) else None)
         RefundLine.objects.bulk_create([RefundLine(refund=refund, line=line) for line in chosen])
-        RefundAllocation.objects.bulk_create([RefundAllocation(refund=refund, exhibitor_id=eid, amount=share)
+        RefundAllocation.objects.bulk_create([RefundAllocation(refund=refund, exhibitor_id=eid, amount=share,
+                                                               subsidy=subsidies.get(eid, 0))
                                               for eid, share in sorted(allocations.items())])
     logger.info("refund_created", refund_id=refund.pk, order_id=str(order.pk), amount=amount)
     if send:
@@ -196,6 +216,8 @@ def refund_record_result(*, refund_id: int, result: ProviderObject) -> str:
                    also={"succeeded_at": timezone.now()}, payload={"provider_reference": refund.provider_reference})
         ledger_write(key=f"refund:{refund.pk}", kind="refund", order_id=order.pk, amount=refund.amount,
                      currency=refund.currency)
+        subsidy_return_for_refund(refund_id=refund.pk, order_id=order.pk, currency=refund.currency,
+                                  returned=dict(refund.allocations.filter(subsidy__gt=0).values_list("exhibitor_id", "subsidy")))
         if refund.kind == RefundKind.ORDER and order.status in REFUNDABLE:
             _order_refunded(order=order, refund=refund)
     if refund.kind == RefundKind.ORDER:
@@ -213,6 +235,7 @@ def _order_refunded(*, order: Any, refund: Refund) -> None:
     line_ids = list(RefundLine.objects.filter(refund=refund).values_list("line_id", flat=True))
     if full:
         line_ids = list(order.lines.values_list("id", flat=True))
+        vouchers.voucher_after_full_refund(order_id=order.pk)  # the campaign's rule: the voucher may come back
     order_services.order_lines_release_quotas(order_id=order.pk, line_ids=line_ids)
     # Fulfilment revokes `line_ids` (after commit); notifications tells the shopper and each
     # exhibitor with a share of the refund (in this transaction).

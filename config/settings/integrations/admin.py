@@ -40,6 +40,7 @@ UNFOLD = {
                     {"title": _("Editions"), "icon": "confirmation_number", "link": reverse_lazy("admin:catalog_edition_changelist")},
                     {"title": _("Download files"), "icon": "download", "link": reverse_lazy("admin:catalog_downloadfile_changelist")},
                     {"title": _("Licence keys"), "icon": "key", "link": reverse_lazy("admin:catalog_licencekey_changelist")},
+                    {"title": _("Ballots"), "icon": "casino", "link": reverse_lazy("admin:catalog_ballot_changelist")},
                 ],
             },
             {
@@ -52,6 +53,20 @@ UNFOLD = {
                      "link": reverse_lazy("admin:payments_payouts")},
                     {"title": _("Transfers"), "icon": "payments",
                      "link": reverse_lazy("admin:payments_transfer_changelist")},
+                ],
+            },
+            {
+                # Consumption vouchers: operators run every campaign, staff their own exhibitor's.
+                "title": _("Vouchers"),
+                "separator": True,
+                "items": [
+                    {"title": _("Voucher campaigns"), "icon": "local_activity",
+                     "link": reverse_lazy("admin:vouchers_campaign_changelist")},
+                    {"title": _("Voucher settlement"), "icon": "request_quote",
+                     "link": reverse_lazy("admin:payments_vouchersettlement_changelist")},
+                    {"title": _("Verified memberships"), "icon": "verified_user",
+                     "link": reverse_lazy("admin:accounts_eligibilitymembership_changelist"),
+                     "permission": "apps.operations.dashboard.navigation.is_operator_permission"},
                 ],
             },
         ],

@@ -43,4 +43,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "payments-reconcile": {"task": "payments.reconcile", "schedule": 600.0},
     "fulfilment-sweep-unfulfilled": {"task": "fulfilment.sweep_unfulfilled", "schedule": 60.0},
     "notifications-sweep-pending": {"task": "notifications.sweep_pending", "schedule": 60.0},
+    "catalog-ballots-draw-due": {"task": "catalog.ballots_draw_due", "schedule": 30.0},
+    "catalog-ballots-sweep-offers": {"task": "catalog.ballots_sweep_offers", "schedule": 60.0},
+    # Expired vouchers give their value back to the pool (campaigns that say so) every 5 minutes.
+    "vouchers-expire-due": {"task": "vouchers.expire_due", "schedule": 300.0},
 }

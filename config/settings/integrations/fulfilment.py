@@ -17,5 +17,12 @@ FULFILMENT: dict[str, Any] = {
     # Paid orders still unfulfilled after this are re-enqueued by the beat sweep.
     "SWEEP_THRESHOLD": timedelta(minutes=2),
     "SWEEP_BATCH": 500,
+    # Paid orders one fulfilment task delivers together (apps/fulfilment/services/fulfil.py): a
+    # backlog (a sold-out drop's payments) is worked off in batches, each order still exactly once.
+    "BATCH_SIZE": 50,
+    # Gifting collectibles: how long a holder keeps an edition before giving it on; first holder
+    # (the buyer) and after a gift (the large Chinese platforms use 180 days and 2 years).
+    "GIFT_HOLD_FIRST": timedelta(days=180),
+    "GIFT_HOLD_AFTER_TRANSFER": timedelta(days=730),
     "FRONTEND_URL": E.FRONTEND_URL,
 }

@@ -19,6 +19,9 @@ from apps.catalog.management.demo import (
     demo_load,
     staff_email,
 )
+from apps.catalog.management.demo_ballots import demo_ballot_load
+from apps.catalog.management.demo_bundles import demo_bundle_load
+from marketplace import events
 from marketplace.errors import DomainError
 
 # Re-exported so callers that think of "the load_demo command" find the account constants here too.
@@ -34,6 +37,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             result = demo_load(fixture=options["fixture"])
+            demo_bundle_load(result=result)
+            demo_ballot_load(result=result)
+            # Apps above catalog add their demo data as subscribers (vouchers: apps/vouchers/demo.py).
+            events.emit("demo.loaded")
         except (OSError, ValueError, KeyError, DemoFixtureError, DomainError, ValidationError, IntegrityError) as exc:
             raise CommandError(f"Demo expo not loaded: {exc}") from exc
 

@@ -1,4 +1,6 @@
-"""`manage.py ledger_report --since 2026-01-01 --until 2026-02-01`: does every order balance?"""
+"""`manage.py ledger_report --since 2026-01-01 --until 2026-02-01`: does every order balance?
+
+Per order: capture + subsidy (a voucher's funder) = transfer − transfer_reversal + commission + refund."""
 
 from datetime import datetime, time
 from typing import Any
@@ -24,7 +26,8 @@ def _when(value: str | None) -> datetime | None:
 
 
 class Command(BaseCommand):
-    help = "Ledger per order for a period: captured = transfers + commission + refunds; lists orders that differ."
+    help = ("Ledger per order for a period: captured + voucher subsidy = transfers + commission + refunds; "
+            "lists orders that differ.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--since", help="Start (inclusive), date or ISO datetime.")
@@ -40,6 +43,7 @@ class Command(BaseCommand):
                           f"mismatch: {len(report.mismatched)}")
         for balance in report.unbalanced:
             self.stdout.write(f"{balance.status.upper()} order {balance.order_id}: capture {balance.capture}, "
+                              f"subsidy {balance.subsidy}, "
                               f"transfer {balance.transfer}, reversal {balance.transfer_reversal}, commission "
                               f"{balance.commission}, refund {balance.refund}, difference {balance.difference} "
                               f"{balance.currency}")
