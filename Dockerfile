@@ -41,4 +41,4 @@ EXPOSE 8000
 
 # gunicorn binds 0.0.0.0:$PORT and runs $WEB_CONCURRENCY workers when those are set (its own
 # defaults read them). Heartbeat files go to /dev/shm: a disk-backed /tmp can stall workers.
-CMD ["gunicorn", "config.wsgi:application", "--worker-tmp-dir", "/dev/shm", "--forwarded-allow-ips", "*"]
+CMD ["gunicorn", "config.wsgi:application", "--worker-tmp-dir", "/dev/shm", "--forwarded-allow-ips", "*", "--no-control-socket"]

@@ -44,11 +44,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# Debian's Chromium for the browser tests (Playwright drives it; no browser download), and a CJK
-# font so pages in Chinese render as text, not boxes, in the screenshots.
+# Debian's packages the suite drives: Chromium for the browser tests (Playwright drives it; no
+# browser download) and a CJK font so pages in Chinese render as text, not boxes, in the
+# screenshots; HAProxy for the multi-host test (tests/multihost) and PgBouncer for the
+# transaction-pooling test (tests/marketplace/test_pgbouncer.py).
 browser:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/opentype/noto ]; then \
-		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/opentype/noto ] || [ ! -x /usr/sbin/haproxy ] || [ ! -x /usr/sbin/pgbouncer ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk haproxy pgbouncer; \
 		else echo "chromium or fonts-noto-cjk is missing and this is not root: browser tests may be skipped"; fi; \
 	fi
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from apps.operations.queues import QueueDef, queues_for
 from apps.orders.models import OrderEvent, OrderStatus
+from marketplace.sentinel import redis_from_url  # the broker behind Sentinel (REDIS_SENTINELS) too
 from marketplace.tenancy import exhibitor_ids_for, is_operator
 
 logger = structlog.get_logger(__name__)
@@ -202,9 +203,8 @@ def broker_queue_depths() -> dict[str, int | None]:
     """Messages waiting in each broker queue (Redis LLEN of the queue and its priority lists).
 
     Raises redis errors (the caller reports the broker as unreachable)."""
-    import redis
-
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=1, socket_connect_timeout=1)
+    client = redis_from_url(settings.CELERY_BROKER_URL, socket_timeout=1, socket_connect_timeout=1,
+                            transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS)
     try:
         names = _queue_names()
         pipe = client.pipeline(transaction=False)

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.operations import selectors, services
 from apps.operations.models import ActionOutcome
 from apps.operations.selectors import Overview, QueueItem, ThroughputPoint
+from marketplace.db.routing import replica_reads_view
 from marketplace.tenancy import is_operator
 
 CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 600, 160, 24
@@ -87,6 +88,7 @@ def _require_console_access(request: HttpRequest) -> None:
 
 @require_GET
 @staff_member_required
+@replica_reads_view
 def console(request: HttpRequest) -> HttpResponse:
     _require_console_access(request)
     context = {**_live_context(request), "refresh_seconds": settings.OPS_REFRESH_SECONDS,
@@ -96,6 +98,7 @@ def console(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @staff_member_required
+@replica_reads_view
 def console_live(request: HttpRequest) -> HttpResponse:
     _require_console_access(request)
     return render(request, "operations/_live.html", _live_context(request))

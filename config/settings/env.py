@@ -29,6 +29,18 @@ DB_LOCK_TIMEOUT_MS: int = env.int("DB_LOCK_TIMEOUT_MS", default=3000)
 DB_STATEMENT_TIMEOUT_MS: int = env.int("DB_STATEMENT_TIMEOUT_MS", default=30000)
 REDIS_URL: str = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL: str = env.str("CELERY_BROKER_URL", default="")
+# Beyond one machine (marketplace/db/, marketplace/sentinel.py; README "Scaling out").
+# Read replicas (comma-separated Postgres URLs): aliases replica_0, replica_1, ... that only the
+# views marked for it read from, never a shopper inside their read-your-writes window (seconds).
+DATABASE_REPLICA_URLS: list[str] = env.list("DATABASE_REPLICA_URLS", default=[])
+DATABASE_READ_YOUR_WRITES_SECONDS: int = env.int("DATABASE_READ_YOUR_WRITES_SECONDS", default=10)
+# "session": Django talks to Postgres (or a session-mode pooler). "transaction": PgBouncer in
+# transaction pooling mode; no session state (timeouts per transaction, no server-side cursors).
+DATABASE_POOL_MODE: str = env.str("DATABASE_POOL_MODE", default="session")
+# Redis Sentinel (host:port,...): the broker and the cache find the master through it.
+REDIS_SENTINELS: list[str] = env.list("REDIS_SENTINELS", default=[])
+REDIS_SENTINEL_MASTER: str = env.str("REDIS_SENTINEL_MASTER", default="mymaster")
+REDIS_SENTINEL_PASSWORD: str = env.str("REDIS_SENTINEL_PASSWORD", default="")
 CACHE_KEY_PREFIX: str = env.str("CACHE_KEY_PREFIX", default="mkt")
 
 DATA_DIR: Path = Path(env.str("DATA_DIR", default=str(BASE_DIR / ".data")))

@@ -239,7 +239,7 @@ def test_web_runs_the_compose_web_command_on_the_port_gunicorn_reads():
     web = main_container(SITE.named("Deployment", "expo-web"))
     env = {variable["name"]: variable["value"] for variable in web["env"]}
 
-    assert web["command"] == [*COMPOSE["web"]["command"], "--no-control-socket"]
+    assert web["command"] == COMPOSE["web"]["command"] and "--no-control-socket" in web["command"]
     assert web["ports"][0]["containerPort"] == int(env["PORT"])
     assert int(env["WEB_CONCURRENCY"]) >= 2
 

@@ -25,7 +25,8 @@ def test_each_event_has_its_owners_subscribed():
     assert events.subscribers_of("refund.succeeded") == [
         "apps.fulfilment.subscribers.schedule_revocation", "apps.notifications.subscribers.refund_succeeded"]
     assert events.subscribers_of("order.paid") == ["apps.fulfilment.subscribers.schedule_fulfilment"]
-    assert events.subscribers_of("order.fulfilled") == ["apps.notifications.subscribers.order_fulfilled"]
+    assert events.subscribers_of("order.fulfilled") == [
+        "marketplace.db.routing.pin_after_fulfilment", "apps.notifications.subscribers.order_fulfilled"]
     assert events.subscribers_of("operator.attention_needed") == [
         "apps.notifications.subscribers.operator_attention_needed"]
 

@@ -1,5 +1,6 @@
 """Public catalog: products and service slots. One read-only view per action, open to anonymous
-shoppers (the API default is IsAuthenticated, so each view opens itself)."""
+shoppers (the API default is IsAuthenticated, so each view opens itself). Read from a replica when
+there is one (ReplicaReadsMixin, marketplace/db/routing.py)."""
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
@@ -13,6 +14,7 @@ from apps.catalog.api.filters import ProductFilter
 from apps.catalog.api.serializers import PRODUCT_COLUMNS, ProductOutputSerializer, SlotOutputSerializer
 from apps.catalog.models import Product, ProductKind, ServiceSlot
 from marketplace.api.filters import FilterBackend
+from marketplace.db.routing import ReplicaReadsMixin
 
 ACCEPT_LANGUAGE = OpenApiParameter(
     name="Accept-Language",
@@ -28,7 +30,7 @@ ACCEPT_LANGUAGE = OpenApiParameter(
         tags=["catalog"], summary="List products on the catalog", operation_id="products_list", parameters=[ACCEPT_LANGUAGE]
     )
 )
-class ProductListView(generics.ListAPIView):
+class ProductListView(ReplicaReadsMixin, generics.ListAPIView):
     """Published products of approved exhibitors, newest first."""
 
     permission_classes = [AllowAny]
@@ -44,7 +46,7 @@ class ProductListView(generics.ListAPIView):
 @extend_schema_view(
     get=extend_schema(tags=["catalog"], summary="One product", operation_id="products_retrieve", parameters=[ACCEPT_LANGUAGE])
 )
-class ProductDetailView(generics.RetrieveAPIView):
+class ProductDetailView(ReplicaReadsMixin, generics.RetrieveAPIView):
     """Unpublished products and products of exhibitors not approved answer 404."""
 
     permission_classes = [AllowAny]
@@ -63,7 +65,7 @@ class ProductDetailView(generics.RetrieveAPIView):
         parameters=[OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="A service product's id.")],
     )
 )
-class ProductSlotListView(generics.ListAPIView):
+class ProductSlotListView(ReplicaReadsMixin, generics.ListAPIView):
     """Upcoming slots in start order. A product that is not a public service answers 404."""
 
     permission_classes = [AllowAny]

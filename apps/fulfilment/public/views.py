@@ -24,6 +24,7 @@ from django.views.decorators.http import require_safe
 from apps.catalog.models import DownloadFile, ProductKind
 from apps.fulfilment import links, selectors, signing
 from apps.fulfilment.models import Entitlement, EntitlementStatus
+from marketplace.db.routing import replica_reads_view
 from marketplace.errors import DomainError, NotFound
 from marketplace.urls import absolute_url
 
@@ -106,6 +107,7 @@ def download_headers(response: HttpResponseBase, download_file: DownloadFile) ->
 
 
 @require_safe
+@replica_reads_view
 def certificate_page(request: HttpRequest, code: str) -> HttpResponse:
     """A collectible's public certificate: what it is, whether it is valid, how to verify it."""
     try:

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from apps.operations import selectors
 from apps.operations.api.serializers import OpsQueuesOutputSerializer
+from marketplace.db.routing import replica_reads_view
 
 # Queues reported as order states; the rest of the API body refers to them by name.
 ORDER_SOURCE = "orders"
@@ -37,6 +38,7 @@ class OpsQueuesView(APIView):
                     "Celery queue depths and workers. Exhibitor staff see only orders with lines of their exhibitors "
                     "(and no platform data); shoppers are refused (403).",
     )
+    @replica_reads_view
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         overview = selectors.ops_overview(user=request.user)
         from apps.operations.queues import queues_for
