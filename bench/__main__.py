@@ -1,7 +1,7 @@
-"""`python -m bench [S1 S2 S3 S4 S5 S6] [--quick]` (or `make bench`, `make bench S=S1`).
+"""`python -m bench [S1 S1b S2 S3 S4 S5 S6] [--quick]` (or `make bench`, `make bench S=S1`).
 
 Starts the bench stack (bench/stack.py), runs the chosen scenarios (all by default) in the order
-S1 S2 S3 S5 S6 S4, profiles S1 and S3 with py-spy, writes bench/results/*.json, *.png and
+S1 S1b S2 S3 S5 S6 S4, profiles S1 and S3 with py-spy, writes bench/results/*.json, *.png and
 SUMMARY.md, and stops everything it started, also on Ctrl-C or failure.
 """
 
@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-ORDER = ["S1", "S2", "S3", "S5", "S6", "S4"]
+ORDER = ["S1", "S1B", "S2", "S3", "S5", "S6", "S4"]
 
 
 def _ensure_requirements() -> None:
@@ -28,7 +28,7 @@ def _ensure_requirements() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("scenarios", nargs="*", help="S1..S6 (default: all)")
+    parser.add_argument("scenarios", nargs="*", help="S1 S1b S2..S6 (default: all)")
     parser.add_argument("--quick", action="store_true", help="short rounds, one A B B A cycle (development)")
     parser.add_argument("--no-profile", action="store_true")
     args = parser.parse_args(argv)
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             world.exhibitor_id = seed.exhibitor(conn, "bench-exhibitor")
         world.web = stack.start_web(MAIN_DB)
         world.worker = stack.start_worker(MAIN_DB)
-        runners = {"S1": sc.s1, "S2": sc.s2, "S3": sc.s3, "S5": sc.s5, "S6": sc.s6}
+        runners = {"S1": sc.s1, "S1B": sc.s1b, "S2": sc.s2, "S3": sc.s3, "S5": sc.s5, "S6": sc.s6}
         from bench import s4 as s4mod
 
         runners["S4"] = s4mod.s4

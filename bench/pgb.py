@@ -95,6 +95,20 @@ def template_transaction(statements: list[str], *, order_id: str, order_number: 
                              lambda m: f"VALUES ({product_id}::bigint, {m.group(2)}::integer, :s::integer)", sql, count=1)
             assert n == 1, "edition claim not recognised"
             suffix = r" \gset ed_" if single_edition else ""
+        elif sql.startswith('WITH o AS (INSERT INTO "orders_order" '):
+            # The placement's one statement for the order, its lines, edition links and event
+            # (apps/orders/services/rows.py): buyer, line product and claimed edition become variables.
+            sql, n = re.subn(rf"{user_id}::bigint, 'pending_payment'", ":u::bigint, 'pending_payment'", sql, count=1)
+            assert n == 1, "order buyer not recognised"
+            sql, n = re.subn(rf"'pending_payment'::varchar\(30\), {user_id}::bigint", "'pending_payment'::varchar(30), :u::bigint", sql,
+                             count=1)
+            assert n == 1, "event actor not recognised"
+            sql, n = re.subn(r"(FROM \(VALUES \(1::integer, .*?::uuid, )(\d+)(::bigint)", rf"\g<1>{product_id}\3", sql, count=1)
+            assert n == 1, "order line product not recognised"
+            if single_edition:
+                sql, n = re.subn(r"VALUES \(1::integer, (\d+)::bigint\)\) AS v\(g, edition_id\)",
+                                 "VALUES (1::integer, :ed_id::bigint)) AS v(g, edition_id)", sql, count=1)
+                assert n == 1, "edition link not recognised"
         elif sql.startswith('INSERT INTO "orders_order" '):
             sql = sql.replace(f", {user_id}, 'pending_payment'", ", :u, 'pending_payment'")
         elif sql.startswith('INSERT INTO "orders_orderline" '):

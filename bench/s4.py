@@ -106,7 +106,9 @@ def s4(world: World) -> Report:
         meter.start()
         started = time.monotonic()
         seconds = _wait_done(task, ids, timeout=600)
-        report.cpu.append({"case": f"S4 {task} #{k}", **meter.stop()})
+        split = meter.stop()
+        report.cpu.append({"case": f"S4 {task} #{k}", **split})
+        cpu_per_task.setdefault(task, []).append(split["celery"] / len(ids))
         if task == "fulfilment.fulfil_order":
             _wait_outbox_empty()
             outbox_seconds = time.monotonic() - started
@@ -115,12 +117,23 @@ def s4(world: World) -> Report:
                                 f"after {outbox_seconds:.1f}s")
         if task == "fulfilment.fulfil_order":
             with world.conn() as conn:
-                fulfilled, ents = conn.execute(
+                fulfilled, ents, units, events_ = conn.execute(
                     """SELECT count(*) FILTER (WHERE o.status = 'fulfilled'),
-                              (SELECT count(*) FROM fulfilment_entitlement e WHERE e.order_id = ANY(%s::uuid[]))
-                       FROM orders_order o WHERE o.id = ANY(%s::uuid[])""", (ids, ids)).fetchone()  # type: ignore[misc]
-            report.check(f"S4 real #{k}: every order fulfilled with exactly one entitlement", fulfilled == len(ids) == ents,
-                         orders=len(ids), fulfilled=fulfilled, entitlements=ents)
+                              (SELECT count(*) FROM fulfilment_entitlement e WHERE e.order_id = ANY(%s::uuid[])),
+                              (SELECT count(DISTINCT (e.order_line_id, e.unit_index)) FROM fulfilment_entitlement e
+                               WHERE e.order_id = ANY(%s::uuid[])),
+                              (SELECT count(*) FROM orders_orderevent ev WHERE ev.order_id = ANY(%s::uuid[])
+                               AND ev.to_status = 'fulfilled')
+                       FROM orders_order o WHERE o.id = ANY(%s::uuid[])""", (ids, ids, ids, ids)).fetchone()  # type: ignore[misc]
+                # Orders delivered per second: first to last order turned fulfilled (batches deliver
+                # many orders per task; each order still has its own task, counted above).
+                span_orders = conn.execute("SELECT extract(epoch FROM max(status_changed_at) - min(status_changed_at)) "
+                                           "FROM orders_order WHERE id = ANY(%s::uuid[])", (ids,)).fetchone()[0]  # type: ignore[index]
+            report.check(f"S4 real #{k}: every order fulfilled once: one entitlement, one 'fulfilled' event",
+                         fulfilled == len(ids) == ents == units == events_, orders=len(ids), fulfilled=fulfilled,
+                         entitlements=ents, distinct_units=units, fulfilled_events=events_)
+            report.extra.setdefault("orders_delivered_per_second", []).append(
+                round((len(ids) - 1) / float(span_orders), 1) if span_orders else None)
         # The rate while the worker processed this round: (n - 1) completions over the span from the
         # first to the last result row. It does not depend on when the clock started (a no-op
         # round can finish while the worker is still starting) and counts everything the worker did meanwhile.
@@ -133,9 +146,18 @@ def s4(world: World) -> Report:
             f"= {rate:.1f}/s")
         return rate
 
+    cpu_per_task: dict[str, list[float]] = {}
     a, b, ratios = abba(lambda k: run("fulfilment.fulfil_order", k), lambda k: run("bench.noop", k), cycles=1)
-    report.case("tasks/s", a_label="fulfilment.fulfil_order (tasks/s)", b_label="no-op task (tasks/s)", unit="ratio", a=a, b=b,
-                ratios=ratios, target=">= 0.5", met=statistics.median(ratios) >= 0.5, target_value=0.5)
+    report.case("tasks/s", a_label="fulfilment.fulfil_order (tasks/s: one per paid order; a batch delivers others' orders)",
+                b_label="no-op task (tasks/s)", unit="ratio", a=a, b=b, ratios=ratios, target=">= 0.5",
+                met=statistics.median(ratios) >= 0.5, target_value=0.5)
+    # The same rounds seen as the worker's CPU per task (per paid order on the real side): less
+    # sensitive than tasks/s to what else the shared machine runs meanwhile (no target of its own).
+    real, noop = cpu_per_task.get("fulfilment.fulfil_order", []), cpu_per_task.get("bench.noop", [])
+    report.case("worker CPU per task: no-op / fulfilment", a_label="fulfilment CPU seconds per paid order",
+                b_label="no-op CPU seconds per task", unit="ratio", a=real, b=noop,
+                ratios=[n / r for r, n in zip(real, noop, strict=False)], target="n/a (CPU view of the rounds above)",
+                met=None, target_value=0.5)
     report.notes.append(f"{N:,} orders per round, 4 rounds (A B B A): {2 * N:,} real fulfilments. BENCHMARKS.md asks for "
                         "20,000: `BENCH_S4_ORDERS=10000 make bench S=S4` (about 14 minutes on its own; the 15-minute "
                         "budget of `make bench` does not fit it).")

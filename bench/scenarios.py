@@ -199,6 +199,29 @@ def s1(world: World) -> Report:
                             http_p99_ms=[r.summary()["p99_ms"] for r in http_runs])
         rates[conc] = statistics.median(a)
         del entry
+    # The framework floor against the same ceiling: a bare Django view running the same statements
+    # (S1b's), at the highest concurrency. No target: it says how much of the gap to pgbench any
+    # Django view pays before DRF and the project's code.
+    floor_product = seed.collectible(conn, world.exhibitor_id, f"s1-floor-{int(time.time())}", editions)
+    conn.execute("ANALYZE catalog_edition")
+    top = levels[-1]
+
+    def run_floor(k: int) -> float:
+        meter = world.meter()
+        meter.start()
+        res = run_load(lambda i: _bare_post(floor_product, tokens[i % len(tokens)], i), port=WEB_PORT, total=100_000,
+                       concurrency=top, max_seconds=RUN_SECONDS, keep_body=lambda s: s == 201)
+        report.cpu.append({"case": f"S1 bare view c={top} #{k}", **meter.stop()})
+        _check_s1_http(report, world, res, floor_product, top)
+        return sum(1 for r in res.responses if r.status == 201) / res.seconds
+
+    def run_pg_top(k: int) -> float:
+        return pgb.run(MAIN_DB, script, clients=min(top, pool or top), seconds=RUN_SECONDS, defines=defines).tps
+
+    a, b, ratios = abba(run_floor, run_pg_top, cycles=CYCLES)
+    report.case(f"floor: bare Django view / pgbench c={top}", a_label=f"bare Django view {BARE_PATH} (orders/s)",
+                b_label="pgbench same transaction (tps)", unit="ratio", a=a, b=b, ratios=ratios, target="n/a (the floor)",
+                met=None, target_value=0.30)
     world.s1_rate_c32 = rates.get(32)
     report.extra["orders_per_second_by_concurrency"] = rates
     report.extra["pgbench_clients_note"] = (f"pgbench uses min(concurrency, {pool}) clients: the web tier holds at most "
@@ -232,6 +255,82 @@ def _check_s1_http(report: Report, world: World, res: LoadResult, product_id: in
     report.check(f"S1 http c={conc}: every 201 has its order, one edition each, serials distinct, held == linked",
                  ok, created=len(ids), orders_found=found[0], serials=found[2], held_total=held[0], linked_total=linked[0],
                  other_statuses=others, transport_errors=res.errors)
+
+
+# --- S1b -----------------------------------------------------------------------------------------
+
+BARE_PATH = "/bench/bare/orders/"
+
+
+def _bare_post(product_id: int, token: str, i: int) -> Any:
+    return json_request("POST", BARE_PATH, {"lines": [{"product": product_id, "quantity": 1}]},
+                        {"X-Session-Token": token, **_xff(i)})
+
+
+def _statement_kinds(queries: list[str]) -> list[str]:
+    """The statements with their literals blanked out, transaction control left out: what must match."""
+    kinds = []
+    for q in queries:
+        text = " ".join(q.split())
+        if text.upper().startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK")):
+            continue
+        text = re.sub(r"'(?:[^']|'')*'", "?", text)  # strings, uuids, timestamps, JSON
+        kinds.append(re.sub(r"\b\d+\b", "?", text))  # numbers: ids, serials, prices
+    return kinds
+
+
+def s1b(world: World) -> Report:
+    """The framework floor: POST /api/v1/orders/ against a bare Django view running the same statements."""
+    report = Report("S1b", "drop purchase vs a bare Django view (no DRF) running the same statements, same server")
+    conn = world.conn()
+    editions = 60_000 if QUICK else 250_000
+    stamp = int(time.time())
+    api_product = seed.collectible(conn, world.exhibitor_id, f"s1b-api-{stamp}", editions)
+    bare_product = seed.collectible(conn, world.exhibitor_id, f"s1b-bare-{stamp}", editions)
+    conn.execute("ANALYZE catalog_edition, catalog_product")
+    bulk = world.ensure_users(200)
+    tokens = [world.tokens[u] for u in bulk[:32]]
+
+    api = _capture(world, body={"lines": [{"product": api_product, "quantity": 1}]}, token=world.tokens[bulk[2]])
+    bare = djhelper(MAIN_DB, "capture", {"method": "POST", "path": BARE_PATH, "body": {"lines": [{"product": bare_product, "quantity": 1}]},
+                                         "headers": {"X-Session-Token": world.tokens[bulk[3]]},
+                                         "warm_path": "/api/v1/orders/?page_size=1"})  # the session in the cache, as under load
+    kinds = {"api": _statement_kinds(api["queries"]), "bare": _statement_kinds(bare["queries"])}
+    report.extra["statements"] = kinds
+    report.extra["bare_sql"] = bare["queries"]
+    report.check("both answered 201", api["status"] == 201 and bare["status"] == 201, statuses=[api["status"], bare["status"]])
+    report.check("the bare view runs the same statements as the endpoint (literals aside)", kinds["api"] == kinds["bare"],
+                 **{side: [k[:160] for k in found] for side, found in kinds.items()})
+
+    levels = [4, 32] if QUICK else [4, 16, 32]
+    spent: dict[str, list[float]] = {"api": [], "bare": []}  # per run: (gunicorn + Postgres CPU seconds) / orders
+    for conc in levels:
+        def run(k: int, side: str, conc: int = conc) -> float:
+            product = api_product if side == "api" else bare_product
+            post = _order_post if side == "api" else _bare_post
+            meter = world.meter()
+            meter.start()
+            res = run_load(lambda i: post(product, tokens[i % len(tokens)], i), port=WEB_PORT, total=100_000,
+                           concurrency=conc, max_seconds=RUN_SECONDS, keep_body=lambda s: s == 201)
+            split = meter.stop()
+            report.cpu.append({"case": f"S1b {side} c={conc} #{k}", **split})
+            _check_s1_http(report, world, res, product, conc)
+            created = sum(1 for r in res.responses if r.status == 201)
+            if created:
+                spent[side].append((split["gunicorn"] + split["postgres"]) / created)
+            return created / res.seconds
+
+        a, b, ratios = abba(lambda k: run(k, "api"), lambda k: run(k, "bare"), cycles=CYCLES)
+        report.case(f"orders/s c={conc}", a_label="POST /api/v1/orders/ (orders/s)", b_label=f"bare Django view {BARE_PATH} (orders/s)",
+                    unit="ratio", a=a, b=b, ratios=ratios, target=">= 0.7", met=statistics.median(ratios) >= 0.7, target_value=0.7)
+    # The same runs seen as CPU: what one order costs the web tier and Postgres on each side. Less
+    # sensitive than orders/s to what else the shared machine runs meanwhile (no target of its own).
+    pairs = list(zip(spent["api"], spent["bare"], strict=False))  # run i of each side: the same A B B A slot
+    report.case("CPU per order (gunicorn + Postgres): bare / API", a_label="API CPU seconds per order",
+                b_label="bare view CPU seconds per order", unit="ratio", a=[a for a, _ in pairs], b=[b for _, b in pairs],
+                ratios=[b / a for a, b in pairs], target="n/a (CPU view of the runs above)", met=None, target_value=0.7)
+    conn.close()
+    return report
 
 
 # --- S2 ------------------------------------------------------------------------------------------

@@ -54,9 +54,10 @@ def _product(conn: psycopg.Connection[Any], exhibitor_id: int, *, kind: str, slu
              edition_size: int | None = None, stock_total: int | None = None) -> int:
     row = conn.execute(
         """INSERT INTO catalog_product (created_at, updated_at, kind, slug, title, title_en, description, description_en,
-               price, currency, is_published, edition_size, stock_total, stock_taken, exhibitor_id, meeting_url, image)
+               price, currency, is_published, edition_size, stock_total, stock_taken, exhibitor_id, meeting_url, image,
+               sale_mode)
            VALUES (now(), now(), %s, %s, %s, %s, 'A benchmark product.', 'A benchmark product.', %s, 'CNY', true, %s, %s, 0, %s,
-                   '', '')
+                   '', '', 'first_come')
            RETURNING id""",
         (kind, slug, slug.replace("-", " ").title(), slug.replace("-", " ").title(), price, edition_size, stock_total, exhibitor_id),
     ).fetchone()
@@ -116,9 +117,9 @@ def orders_bulk(conn: psycopg.Connection[Any], *, user_ids: tuple[int, int], pro
         conn.execute(
             """WITH o AS (
                   INSERT INTO orders_order (created_at, updated_at, id, number, status, needs_attention, currency, subtotal,
-                      total, expires_at, status_changed_at, user_id)
+                      discount, total, expires_at, status_changed_at, user_id)
                   SELECT now() - g * interval '1 second', now(), gen_random_uuid(),
-                         %(prefix)s || lpad(to_hex(%(off)s + g), 10, '0'), %(status)s, false, 'CNY', 1999, 1999,
+                         %(prefix)s || lpad(to_hex(%(off)s + g), 10, '0'), %(status)s, false, 'CNY', 1999, 0, 1999,
                          now() + interval '15 minutes', now(), %(lo)s + (g %% (%(hi)s - %(lo)s + 1))
                   FROM generate_series(1, %(n)s) g
                   RETURNING id, created_at

@@ -25,7 +25,8 @@ from marketplace import devservices
 
 ROOT = Path(__file__).absolute().parent.parent
 BENCH_DIR = ROOT / "bench"
-DATA_DIR = BENCH_DIR / ".data"
+# BENCH_DATA_DIR: a second harness (another checkout, a profiling run) beside a running one.
+DATA_DIR = Path(os.environ.get("BENCH_DATA_DIR") or BENCH_DIR / ".data")
 LOG_DIR = DATA_DIR / "logs"
 RESULTS_DIR = BENCH_DIR / "results"
 PG_PORT = int(os.environ.get("BENCH_PG_PORT", "54339"))

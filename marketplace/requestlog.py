@@ -14,13 +14,23 @@ clear, and still marks the session accessed when the view reads the user (Vary: 
 
 from typing import Any
 
+import structlog
 from django.contrib.auth.middleware import get_user
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 from django_structlog.middlewares import request as structlog_request
 
+from marketplace.clientip import client_ip
+
 
 class RequestMiddleware(structlog_request.RequestMiddleware):
+    @classmethod
+    def bind_ip(cls, request: HttpRequest) -> None:
+        """The logged address is the project's client address (marketplace.clientip: the
+        throttles', rate limits' and lockout's), not python-ipware's guess, which trusts any
+        X-Forwarded-For a client sends and cost a tenth of an API request's middleware time."""
+        structlog.contextvars.bind_contextvars(ip=client_ip(request))
+
     @staticmethod
     def bind_user_id(request: HttpRequest) -> None:
         before = request.__dict__.get("user")

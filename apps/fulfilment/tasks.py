@@ -14,11 +14,12 @@ from marketplace.tasks import TRANSIENT_ERRORS
 
 @shared_task(bind=True, name="fulfilment.fulfil_order")
 def fulfil_order(self: Any, order_id: str) -> int:
-    """Fulfil one paid order. Idempotent: re-running creates nothing twice. Returns units created."""
+    """Fulfil one paid order, and with it a batch of others waiting (each keeps its own task, which
+    then finds it done). Idempotent: re-running creates nothing twice. Returns units created."""
     from apps.fulfilment import services
 
     try:
-        return len(services.fulfilment_fulfil_order(order_id=order_id))
+        return sum(len(units) for units in services.fulfilment_fulfil_orders(order_id=order_id).values())
     except TRANSIENT_ERRORS as exc:
         if self.request.retries >= self.max_retries:
             services.fulfilment_flag_failed(order_id=order_id, error=f"{type(exc).__name__}: {exc}")

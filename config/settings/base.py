@@ -6,6 +6,7 @@ from config.settings import env as E
 from config.settings.integrations.api import *  # noqa: F403
 from config.settings.integrations.auth import *  # noqa: F403
 from config.settings.integrations.celery import *  # noqa: F403
+from config.settings.integrations.celery import CELERY_BROKER_TRANSPORT_OPTIONS
 from config.settings.integrations.fulfilment import *  # noqa: F403
 from config.settings.integrations.logging import *  # noqa: F403
 from config.settings.integrations.media import *  # noqa: F403
@@ -13,7 +14,9 @@ from config.settings.integrations.notifications import *  # noqa: F403
 from config.settings.integrations.operations import *  # noqa: F403
 from config.settings.integrations.payments import *  # noqa: F403
 from config.settings.integrations.security import *  # noqa: F403
+from marketplace.db.config import database_settings, replica_aliases
 from marketplace.i18n import localized_verbose_name
+from marketplace.sentinel import sentinel_settings
 
 BASE_DIR = E.BASE_DIR
 DEBUG = E.DEBUG
@@ -57,6 +60,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.exhibitors",
     "apps.catalog",
+    "apps.vouchers",
     "apps.orders",
     "apps.payments",
     "apps.fulfilment",
@@ -90,6 +94,10 @@ MIDDLEWARE = [
     "marketplace.requestlog.RequestMiddleware",
     # django-axes: turns a locked-out admin login into the lockout page (apps/accounts/loginguard.py).
     "axes.middleware.AxesMiddleware",
+    # With read replicas: a signed-in user's write pins them to the primary for a few seconds
+    # (marketplace/db/routing.py); removes itself when there is none. Innermost, so it sees the
+    # user the view saw (django-structlog's middleware rebinds `request.user` on the way out).
+    "marketplace.db.routing.ReadYourWritesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -116,26 +124,42 @@ _db = E.env.db_url_config(E.DATABASE_URL)
 _db["ENGINE"] = "django_prometheus.db.backends.postgresql"
 _db["CONN_MAX_AGE"] = E.DB_CONN_MAX_AGE
 _db["CONN_HEALTH_CHECKS"] = E.DB_CONN_MAX_AGE > 0
-# lock_timeout makes waiters on a row lock fail fast instead of piling up (DESIGN.md habit 7);
-# statement_timeout caps a runaway query.
-_db["OPTIONS"] = {
-    "options": f"-c lock_timeout={E.DB_LOCK_TIMEOUT_MS} -c statement_timeout={E.DB_STATEMENT_TIMEOUT_MS}",
-}
+_db["OPTIONS"] = {}
 if E.DB_POOL:
     _db["OPTIONS"]["pool"] = {"min_size": 2, "max_size": 10}
     _db["CONN_MAX_AGE"] = 0
-DATABASES = {"default": _db}
+# lock_timeout makes waiters on a row lock fail fast instead of piling up (DESIGN.md habit 7);
+# statement_timeout caps a runaway query. Both go in the DSN, or, behind PgBouncer's transaction
+# pooling (DATABASE_POOL_MODE=transaction), into every transaction. DATABASE_REPLICA_URLS adds
+# replica_0, ... with the same options; the router sends them only reads that opted in
+# (marketplace/db/routing.py), and is installed only when there is a replica.
+DATABASES = database_settings(
+    primary=_db, replica_urls=E.DATABASE_REPLICA_URLS, parse_url=E.env.db_url_config, pool_mode=E.DATABASE_POOL_MODE,
+    lock_timeout_ms=E.DB_LOCK_TIMEOUT_MS, statement_timeout_ms=E.DB_STATEMENT_TIMEOUT_MS,
+)
+DATABASE_REPLICAS = replica_aliases(DATABASES)
+DATABASE_ROUTERS = ["marketplace.db.routing.ReplicaRouter"] if DATABASE_REPLICAS else []
+DATABASE_READ_YOUR_WRITES_SECONDS = E.DATABASE_READ_YOUR_WRITES_SECONDS
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's, reusing one redis-py client per pool instead of building one per call.
+        "BACKEND": "marketplace.cache.RedisCache",
         "LOCATION": E.REDIS_URL,
         "KEY_PREFIX": E.CACHE_KEY_PREFIX,
         "TIMEOUT": 300,
     }
 }
 REDIS_URL = E.REDIS_URL
+# Redis Sentinel (REDIS_SENTINELS=host:port,...): the broker and the cache follow the master the
+# sentinels name; REDIS_URL then gives only its password and database (marketplace/sentinel.py).
+if E.REDIS_SENTINELS:
+    _sentinel = sentinel_settings(sentinels=E.REDIS_SENTINELS, master=E.REDIS_SENTINEL_MASTER, redis_url=E.REDIS_URL,
+                                  sentinel_password=E.REDIS_SENTINEL_PASSWORD)
+    CACHES["default"] = {**CACHES["default"], "LOCATION": _sentinel.cache_location, "OPTIONS": _sentinel.cache_options}
+    CELERY_BROKER_URL = E.CELERY_BROKER_URL or _sentinel.broker_url
+    CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, **_sentinel.broker_transport_options}
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
@@ -162,6 +186,11 @@ LOGIN_URL = "admin:login"
 # (allauth runs headless-only), and unfold's login form, unlike Django's, posts no hidden `next`:
 # a plain visit to /admin/login/ used to end on a 404.
 LOGIN_REDIRECT_URL = "admin:index"
+
+# The admin's product import keeps the uploaded file between "upload" and "confirm". The default
+# (a file in this host's /tmp) breaks with more than one web host, as the confirm may land on
+# another; the shared cache (Redis) serves every host.
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.CacheStorage"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]

@@ -231,10 +231,11 @@ def test_a_paid_order_is_fulfilled_in_a_fixed_number_of_queries_and_one_notifica
     monkeypatch.setattr(app, "send_task", lambda name, **kw: sent.append((name, kw["kwargs"])))
 
     # When it is fulfilled
-    # savepoint; lock the order; lines; existing units; key pool (draw + exists in one);
-    # insert units; order_mark_fulfilled (savepoint, lock, update, event, release);
+    # its status (a task whose order a batch delivered stops there); savepoint; lock the order;
+    # lines; existing units; key pool (draw + exists in one); insert units; orders_mark_fulfilled
+    # (conditional update, event);
     # notifications: users, staff, endpoints, insert, unsent rows; release
-    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(17):
+    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(15):
         services.fulfilment_fulfil_order(order_id=order.pk)
 
     # Then the shopper's confirmation, the staff email and the webhook go out in ONE task

@@ -12,3 +12,5 @@ CELERY_BROKER_URL = TEST_BROKER_URL
 CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": TEST_BROKER_KEYPREFIX}  # type: ignore[dict-item]
 EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 EMAIL_FILE_PATH = os.environ["FAULT_EMAIL_DIR"]
+# Small fulfilment batches, so that a worker killed part-way has delivered some orders, not all.
+FULFILMENT = {**FULFILMENT, "BATCH_SIZE": 5}  # noqa: F405

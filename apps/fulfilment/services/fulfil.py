@@ -4,16 +4,19 @@ downloads, passes), flag failures for operators, retry and sweep."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.catalog.models import DownloadFile, Edition, LicenceKey, LicenceKeyStatus, ProductKind
+from apps.catalog.services import drops
 from apps.fulfilment import links, signing
 from apps.fulfilment.errors import (
     FulfilmentFailed,
@@ -21,7 +24,8 @@ from apps.fulfilment.errors import (
 from apps.fulfilment.models import Entitlement, new_certificate_code
 from apps.fulfilment.services.passes import certificate_message, pass_token_make
 from apps.orders import services as order_services
-from apps.orders.models import Order, OrderLine, OrderStatus
+from apps.orders.models import Order, OrderLine, OrderLineEdition, OrderStatus
+from apps.orders.services import batch as order_batch
 from marketplace import events
 from marketplace.errors import InvalidState, NotFound
 from marketplace.tasks import enqueue_on_commit
@@ -77,14 +81,15 @@ def _draw_licence_keys(*, product_id: int, count: int) -> tuple[list[int] | None
     return ids, has_files
 
 
-def _build_units(*, order: Order, line: OrderLine, indexes: list[int], now: datetime) -> list[Entitlement]:
-    """Unsaved entitlements for the missing units of one line (per kind)."""
+def _build_units(*, order: Order, line: OrderLine, indexes: list[int], now: datetime, editions: Sequence[Edition] = (),
+                 keys: Sequence[int] = ()) -> list[Entitlement]:
+    """Unsaved entitlements for the missing units of one line (per kind): `editions` are the
+    line's held editions by serial (collectibles), `keys` the licence keys drawn for it (downloads)."""
     product = line.product
     base = {"user_id": order.user_id, "order": order, "order_line": line, "kind": product.kind,
             "product": product, "exhibitor_id": line.exhibitor_id}
     units: list[Entitlement] = []
     if product.kind == ProductKind.COLLECTIBLE:
-        editions = list(Edition.objects.filter(order_line_link__line=line).order_by("serial"))
         if len(editions) < line.quantity:
             raise FulfilmentFailed(f"Line {line.pk} holds {len(editions)} editions for {line.quantity} units.")
         for index in indexes:
@@ -100,11 +105,6 @@ def _build_units(*, order: Order, line: OrderLine, indexes: list[int], now: date
             # access_url (signed with the id) is set once the row has its id.
             units.append(Entitlement(**base, unit_index=index, slot_id=line.slot_id, created_at=now))
     elif product.kind == ProductKind.DOWNLOAD:
-        drawn, has_files = _draw_licence_keys(product_id=product.pk, count=len(indexes))
-        keys = drawn or []
-        if not keys and not has_files:
-            # Never "fulfilled" with nothing delivered: the task flags the order for operators.
-            raise FulfilmentFailed(f"Download product {product.pk} has no file and no licence key to deliver.")
         for n, index in enumerate(indexes):
             units.append(Entitlement(**base, unit_index=index, downloads_left=product.download_limit,
                                      licence_key_id=keys[n] if keys else None, created_at=now))
@@ -117,34 +117,128 @@ def _build_units(*, order: Order, line: OrderLine, indexes: list[int], now: date
     return units
 
 
-def fulfilment_fulfil_order(*, order_id: UUID | str, now: datetime | None = None) -> list[Entitlement]:
-    """Deliver every unit of a paid order and mark it fulfilled, in one transaction.
+class _Batch:
+    """The orders one fulfilment locked (its own first), their lines and the units each line lacks."""
 
-    Locks the order row (two workers on one order serialise; the second finds it fulfilled).
-    Creates only the missing entitlements (UNIQUE (order_line, unit_index) backs this up), draws
-    licence keys with SKIP LOCKED, signs certificates and pass tokens, marks the order fulfilled
-    and emits "order.fulfilled" (notifications writes, in this transaction, the shopper's
-    order_confirmed and, when delivered, each exhibitor's new_sale). An order that is not paid
-    (already fulfilled, refunded, unpaid) is left alone: returns []. A partially refunded order
-    gets its missing units and the confirmation (not yet delivered), and stays partially refunded.
-    Idempotent. Raises FulfilmentFailed when the goods cannot be produced (e.g. an empty licence
-    key pool) and database errors, which the task retries.
+    def __init__(self, orders: list[Order]) -> None:
+        self.orders = orders
+        self.lines: dict[Any, list[OrderLine]] = {order.pk: [] for order in orders}
+        for line in OrderLine.objects.filter(order_id__in=list(self.lines)).select_related("product").order_by("id"):
+            self.lines[line.order_id].append(line)
+        existing = set(Entitlement.objects.filter(order_id__in=list(self.lines)).values_list("order_line_id", "unit_index"))
+        self.missing = {line.pk: [i for i in range(line.quantity) if (line.pk, i) not in existing]
+                        for lines in self.lines.values() for line in lines}
+        self.keys: dict[int, list[int]] = {}
+
+    def wanting(self, kind: str) -> list[OrderLine]:
+        return [line for order in self.orders for line in self.lines[order.pk]
+                if self.missing[line.pk] and line.product.kind == kind]
+
+    def drop(self, order_ids: set[Any], error: FulfilmentFailed) -> None:
+        """Leave failing orders to their own task (which flags them); raise if the first is one."""
+        if self.orders[0].pk in order_ids:
+            raise error
+        logger.info("fulfil batch: %s orders left to their own task: %s", len(order_ids), error)
+        self.orders = [order for order in self.orders if order.pk not in order_ids]
+
+    def draw_keys(self) -> None:
+        """Licence keys for the download lines, one draw per product for the whole batch. A product
+        that cannot deliver drops the orders that want it (all draws are undone and redone)."""
+        while True:
+            by_product: dict[int, list[OrderLine]] = {}
+            for line in self.wanting(ProductKind.DOWNLOAD):
+                by_product.setdefault(line.product_id, []).append(line)
+            if not by_product:
+                return
+            # A savepoint undoes the draws when an order is left out; alone, a failure ends it all.
+            try:
+                with transaction.atomic() if len(self.orders) > 1 else nullcontext():
+                    self.keys = {}
+                    for product_id, lines in sorted(by_product.items()):
+                        try:
+                            drawn, has_files = _draw_licence_keys(
+                                product_id=product_id, count=sum(len(self.missing[line.pk]) for line in lines))
+                            if not drawn and not has_files:
+                                # Never "fulfilled" with nothing delivered: the task flags the order.
+                                raise FulfilmentFailed(f"Download product {product_id} has no file and no licence key to deliver.")
+                        except FulfilmentFailed as exc:
+                            exc.order_ids = {line.order_id for line in lines}  # type: ignore[attr-defined]
+                            raise
+                        pool = iter(drawn or [])
+                        for line in lines:
+                            self.keys[line.pk] = [next(pool) for _ in self.missing[line.pk]] if drawn else []
+                return
+            except FulfilmentFailed as exc:
+                self.drop(exc.order_ids, exc)  # type: ignore[attr-defined]
+
+    def editions(self) -> dict[int, list[Edition]]:
+        """The held editions of the collectible lines, by serial (one query for the batch)."""
+        ids = [line.pk for line in self.wanting(ProductKind.COLLECTIBLE)]
+        held: dict[int, list[Edition]] = {line_id: [] for line_id in ids}
+        if ids:
+            for link in OrderLineEdition.objects.filter(line_id__in=ids).select_related("edition").order_by("edition__serial"):
+                held[link.line_id].append(link.edition)
+        return held
+
+    def build(self, now: datetime) -> dict[Any, list[Entitlement]]:
+        editions = self.editions()
+        units: dict[Any, list[Entitlement]] = {}
+        for order in list(self.orders):
+            try:
+                units[order.pk] = [unit for line in self.lines[order.pk] if self.missing[line.pk]
+                                   for unit in _build_units(order=order, line=line, indexes=self.missing[line.pk], now=now,
+                                                            editions=editions.get(line.pk, ()), keys=self.keys.get(line.pk, ()))]
+            except FulfilmentFailed as exc:
+                self.drop({order.pk}, exc)
+        return units
+
+
+def fulfilment_fulfil_orders(*, order_id: UUID | str, batch_size: int | None = None,
+                             now: datetime | None = None) -> dict[Any, list[Entitlement]]:
+    """Deliver every unit of a paid order and mark it fulfilled, together with up to `batch_size`
+    (default settings.FULFILMENT["BATCH_SIZE"]) - 1 other paid orders waiting for fulfilment, in
+    one transaction. Returns {order id: units
+    created} for the orders fulfilled (the first is `order_id`'s).
+
+    Locks the order row (two workers on one order serialise; the second finds it fulfilled), then
+    the others with SKIP LOCKED (paid, not flagged, oldest payment first): each still has its own
+    task, which then finds it fulfilled, so a backlog is worked off in batches at the cost of one
+    short transaction per remaining task. Creates only the missing entitlements (UNIQUE
+    (order_line, unit_index) backs this up), draws licence keys with SKIP LOCKED (one draw per
+    product for the batch), signs certificates and pass tokens, marks the orders fulfilled
+    (`orders_mark_fulfilled`: one conditional UPDATE) and emits "order.fulfilled" for each
+    (`emit_many`: notifications writes the batch's rows in one go, in this transaction). An order
+    that is not paid (already fulfilled, refunded, unpaid) is left alone: returns {}. A partially
+    refunded order gets its missing units and the confirmation (not yet delivered), and stays
+    partially refunded; only `order_id` itself may be one. Idempotent. Raises FulfilmentFailed when
+    `order_id`'s goods cannot be produced (another order that cannot is left out of the batch for
+    its own task to flag) and database errors, which the task retries.
     """
     now = now or timezone.now()
+    batch_size = batch_size or settings.FULFILMENT.get("BATCH_SIZE", 1)
+    # Most tasks of a backlog find their order delivered by an earlier batch: one read on the
+    # primary (never a replica, which could lag) answers them without a transaction or a lock.
+    # `fulfilled` is final for fulfilment (a refund after it has nothing left to deliver).
+    state = Order.objects.using(DEFAULT_DB_ALIAS).filter(pk=order_id).values_list("status", flat=True).first()
+    if state == OrderStatus.FULFILLED:
+        logger.debug("fulfil of order %s skipped: already fulfilled", order_id)
+        return {}
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
-        if order.status not in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
-            logger.info("fulfil of order %s skipped: %s", order_id, order.status)
-            return []
-        lines = list(order.lines.select_related("product").order_by("id"))
-        existing = set(Entitlement.objects.filter(order=order).values_list("order_line_id", "unit_index"))
-        created: list[Entitlement] = []
-        for line in lines:
-            missing = [i for i in range(line.quantity) if (line.pk, i) not in existing]
-            if missing:
-                created.extend(_build_units(order=order, line=line, indexes=missing, now=now))
+        own = Order.objects.select_for_update().get(pk=order_id)
+        if own.status not in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
+            logger.info("fulfil of order %s skipped: %s", order_id, own.status)
+            return {}
+        others = list(Order.objects.select_for_update(skip_locked=True)
+                      .filter(status=OrderStatus.PAID, needs_attention=False).exclude(pk=own.pk)
+                      .order_by("status_changed_at")[:batch_size - 1]) if batch_size > 1 else []
+        batch = _Batch([own, *others])
+        batch.draw_keys()
+        units = batch.build(now)
+        created = [unit for order in batch.orders for unit in units[order.pk]]
         if created:
             Entitlement.objects.bulk_create(created)
+            # Who holds which edition, for the drops' holder priority (catalog cannot read entitlements).
+            drops.edition_holdings_set(holders={u.edition_id: u.user_id for u in created if u.edition_id is not None}, now=now)
         for unit in created:
             if unit.kind == ProductKind.PASS:
                 unit.pass_token = pass_token_make(entitlement_id=unit.pk, valid_from=unit.valid_from, valid_until=unit.valid_until)
@@ -156,19 +250,23 @@ def fulfilment_fulfil_order(*, order_id: UUID | str, now: datetime | None = None
         bookings = [unit for unit in created if unit.kind == ProductKind.SERVICE]
         if bookings:
             Entitlement.objects.bulk_update(bookings, ["access_url"])
-        delivered = order.status == OrderStatus.PAID
-        if delivered:
-            order_services.order_mark_fulfilled(order_id=order.pk)
+        order_batch.orders_mark_fulfilled(order_ids=[o.pk for o in batch.orders if o.status == OrderStatus.PAID])
         # Plain data, so the notifications' subscriber needs no query of its own.
-        events.emit(
-            "order.fulfilled", order_id=str(order.pk), order_number=order.number, user_id=order.user_id,
-            currency=order.currency, total=order.total, delivered=delivered,
-            lines=[{"line_id": line.pk, "product_id": line.product_id, "exhibitor_id": line.exhibitor_id,
-                    "title": line.title, "quantity": line.quantity, "unit_price": line.unit_price, "total": line.total}
-                   for line in lines],
-        )
-    logger.info("order %s fulfilled: %s entitlements created", order_id, len(created))
-    return created
+        events.emit_many("order.fulfilled", [{
+            "order_id": str(order.pk), "order_number": order.number, "user_id": order.user_id, "currency": order.currency,
+            "total": order.total, "delivered": order.status == OrderStatus.PAID,
+            "lines": [{"line_id": line.pk, "product_id": line.product_id, "exhibitor_id": line.exhibitor_id,
+                       "title": line.title, "quantity": line.quantity, "unit_price": line.unit_price, "total": line.total}
+                      for line in batch.lines[order.pk]],
+        } for order in batch.orders])
+    logger.info("orders fulfilled: %s (batch of %s), %s entitlements created", order_id, len(batch.orders), len(created))
+    return {order.pk: units[order.pk] for order in batch.orders}
+
+
+def fulfilment_fulfil_order(*, order_id: UUID | str, now: datetime | None = None) -> list[Entitlement]:
+    """Fulfil this one paid order (`fulfilment_fulfil_orders` with a batch of one). Returns the
+    units created. Idempotent; raises as that function does."""
+    return fulfilment_fulfil_orders(order_id=order_id, batch_size=1, now=now).get(UUID(str(order_id)), [])
 
 
 def fulfilment_flag_failed(*, order_id: UUID | str, error: str) -> None:

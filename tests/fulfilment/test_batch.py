@@ -1,0 +1,130 @@
+"""Fulfilment in batches (issue 15): one task delivers the paid orders waiting with its own, each
+exactly once; an order that cannot be delivered is left to its own task; the batch's
+notifications are written and sent together."""
+
+from collections import Counter
+
+import pytest
+
+from apps.catalog.models import LicenceKey, LicenceKeyStatus
+from apps.fulfilment import services
+from apps.fulfilment.errors import FulfilmentFailed
+from apps.fulfilment.models import Entitlement
+from apps.fulfilment.tasks import fulfil_order
+from apps.notifications.models import Notification
+from apps.orders.models import Order, OrderEvent, OrderStatus
+from tests.factories import ShopperFactory, paid_order
+from tests.orders.test_races import run_together
+
+pytestmark = pytest.mark.django_db
+
+
+def status(order: Order) -> str:
+    order.refresh_from_db()
+    return order.status
+
+
+def test_one_task_fulfils_the_waiting_orders_and_their_own_tasks_find_them_done(drop, ebook, exhibitor_a, monkeypatch,
+                                                                              django_capture_on_commit_callbacks,
+                                                                              django_assert_num_queries):
+    # Given three shoppers' paid orders waiting for fulfilment, from an exhibitor with a staff member
+    from config.celery import app
+    from tests.factories import staff_of
+
+    staff_of(exhibitor_a, email="sales@a.test")
+    orders = [paid_order(ShopperFactory(), (drop, 1), (ebook, 1)) for _ in range(3)]
+    sent = []
+    monkeypatch.setattr(app, "send_task", lambda name, **kw: sent.append((name, kw["kwargs"])))
+
+    # When the first order's task runs
+    with django_capture_on_commit_callbacks(execute=True):
+        created = fulfil_order.run(order_id=str(orders[0].pk))
+
+    # Then all three are fulfilled, each unit once, with one "fulfilled" event each
+    assert created == 6
+    assert [status(order) for order in orders] == [OrderStatus.FULFILLED] * 3
+    units = Counter(Entitlement.objects.filter(order__in=orders).values_list("order_line_id", "unit_index"))
+    assert len(units) == 6 and set(units.values()) == {1}
+    assert OrderEvent.objects.filter(order__in=orders, to_status=OrderStatus.FULFILLED).count() == 3
+    # And the batch's notifications (3 confirmations, 3 sales) go out in one task
+    rows = Notification.objects.filter(dedupe_key__startswith="order:")
+    assert Counter(rows.values_list("kind", flat=True)) == {"order_confirmed": 3, "new_sale": 3}
+    assert sent == [("notifications.send_batch", {"notification_ids": sorted(rows.values_list("pk", flat=True))})]
+
+    # When the other orders' own tasks run (they are still queued), nothing is created twice,
+    # and each finds its order delivered with one read
+    with django_assert_num_queries(2):
+        assert [fulfil_order.run(order_id=str(order.pk)) for order in orders[1:]] == [0, 0]
+    assert Entitlement.objects.filter(order__in=orders).count() == 6
+    assert Notification.objects.filter(dedupe_key__startswith="order:").count() == 6
+
+
+def test_an_order_that_cannot_be_delivered_is_left_to_its_own_task(ebook, software):
+    # Given a deliverable order, then one wanting more licence keys than the pool holds
+    good = paid_order(ShopperFactory(), (ebook, 1))
+    short = paid_order(ShopperFactory(), (software, 4))
+
+    # When the good order's task fulfils a batch
+    fulfil_order.run(order_id=str(good.pk))
+
+    # Then the good one is fulfilled; the short one is still paid, unflagged, and no key was taken for it
+    assert status(good) == OrderStatus.FULFILLED
+    assert status(short) == OrderStatus.PAID and not short.needs_attention
+    assert LicenceKey.objects.filter(product=software, status=LicenceKeyStatus.ASSIGNED).count() == 0
+    assert not Entitlement.objects.filter(order=short).exists()
+
+    # And its own task fails and flags it for operators, as before batches
+    with pytest.raises(FulfilmentFailed):
+        fulfil_order.run(order_id=str(short.pk))
+    short.refresh_from_db()
+    assert short.needs_attention and short.status == OrderStatus.PAID
+
+
+def test_a_task_whose_own_order_fails_fulfils_nothing_else(ebook, software):
+    short = paid_order(ShopperFactory(), (software, 4))
+    other = paid_order(ShopperFactory(), (ebook, 1))
+
+    with pytest.raises(FulfilmentFailed):
+        services.fulfilment_fulfil_orders(order_id=short.pk)
+
+    assert status(other) == OrderStatus.PAID
+    assert not Entitlement.objects.exists()
+
+
+def test_flagged_and_unpaid_orders_are_not_taken_into_a_batch(ebook):
+    flagged = paid_order(ShopperFactory(), (ebook, 1))
+    Order.objects.filter(pk=flagged.pk).update(needs_attention=True)
+    own = paid_order(ShopperFactory(), (ebook, 1))
+
+    done = services.fulfilment_fulfil_orders(order_id=own.pk)
+
+    assert list(done) == [own.pk]
+    assert status(flagged) == OrderStatus.PAID
+
+
+def test_the_batch_is_bounded(ebook):
+    orders = [paid_order(ShopperFactory(), (ebook, 1)) for _ in range(4)]
+
+    done = services.fulfilment_fulfil_orders(order_id=orders[-1].pk, batch_size=2)
+
+    assert len(done) == 2 and next(iter(done)) == orders[-1].pk
+    assert sorted(status(order) for order in orders) == [OrderStatus.FULFILLED] * 2 + [OrderStatus.PAID] * 2
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_tasks_racing_over_one_backlog_deliver_every_unit_once(drop, ebook):
+    # Given eight paid orders, and their eight tasks released at once on separate connections
+    orders = [paid_order(ShopperFactory(), (drop, 1), (ebook, 1)) for _ in range(4)]
+    orders += [paid_order(ShopperFactory(), (ebook, 1)) for _ in range(4)]
+
+    results = run_together([lambda order=order: fulfil_order.run(order_id=str(order.pk)) for order in orders])
+
+    # Then every order is fulfilled once: each unit one entitlement, one event, one confirmation
+    assert not [r for r in results if isinstance(r, Exception)]
+    assert sum(results) == 12
+    assert [status(order) for order in orders] == [OrderStatus.FULFILLED] * 8
+    units = Counter(Entitlement.objects.values_list("order_line_id", "unit_index"))
+    assert len(units) == 12 and set(units.values()) == {1}
+    assert OrderEvent.objects.filter(to_status=OrderStatus.FULFILLED).count() == 8
+    assert Notification.objects.filter(kind="order_confirmed").count() == 8
