@@ -116,7 +116,7 @@ class BallotAdmin(AuditTrailMixin, ExhibitorScopedAdmin):
 
 
 @admin.register(BallotEntry)
-class BallotEntryAdmin(ReadOnlyAdminMixin, ExhibitorScopedAdmin):
+class BallotEntryAdmin(AuditTrailMixin, ReadOnlyAdminMixin, ExhibitorScopedAdmin):
     """Registrations and results, read-only; staff see registrants' emails masked."""
 
     exhibitor_path = "ballot__product__exhibitor_id"

@@ -161,7 +161,7 @@ class VoucherAdmin(AuditTrailMixin, ReadOnlyAdminMixin, ScopedCampaignAdmin):
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(ReadOnlyAdminMixin, ScopedCampaignAdmin):
+class RedemptionAdmin(AuditTrailMixin, ReadOnlyAdminMixin, ScopedCampaignAdmin):
     exhibitor_path = "campaign__funder_exhibitor_id"
     exhibitor_field = None
     list_display = ("voucher", "order", "campaign", "status", "discount_display", "created_at")

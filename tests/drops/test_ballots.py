@@ -11,6 +11,7 @@ import random
 from datetime import timedelta
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 
 from apps.catalog.errors import AlreadyRegistered
 from apps.catalog.models import Ballot, BallotEntry, BallotEntryStatus, BallotStatus, ProductKind, SaleMode
@@ -184,7 +185,11 @@ def test_drawing_twice_changes_nothing_the_second_time(ballot, drop):
 
     after = list(BallotEntry.objects.filter(ballot=ballot).order_by("id").values_list("status", "draw_position", "purchase_by"))
     assert after == before
-    assert AuditEvent.objects.filter(object_id=str(ballot.pk), name="draw").count() == 1
+    draws = AuditEvent.objects.filter(name="draw")
+    assert draws.filter(content_type=ContentType.objects.get_for_model(Ballot), object_id=str(ballot.pk)).count() == 1
+    # each entry's registered -> won/waiting has its one audit row too, not repeated
+    entry_draws = draws.filter(content_type=ContentType.objects.get_for_model(BallotEntry))
+    assert sorted(entry_draws.values_list("to_state", flat=True)) == sorted(status for status, _, _ in after)
     assert Notification.objects.filter(kind__in=["ballot_won", "ballot_lost"]).count() == 5
 
 

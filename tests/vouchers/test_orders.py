@@ -96,7 +96,11 @@ def test_cancel_gives_a_valid_voucher_back_and_it_serves_another_order(shopper, 
     order_cancel_with_payment(order_id=order.pk, actor=shopper)
     order_cancel_with_payment(order_id=order.pk, actor=shopper)  # called twice: nothing more happens
     assert _status(voucher) == VoucherStatus.AVAILABLE
-    assert Redemption.objects.get(order=order).status == RedemptionStatus.RELEASED
+    redemption = Redemption.objects.get(order=order)
+    assert redemption.status == RedemptionStatus.RELEASED
+    # the redemption's change has its one audit row, even though cancel ran twice
+    trail = AuditEvent.objects.filter(content_type__model="redemption", object_id=str(redemption.pk))
+    assert list(trail.values_list("from_state", "to_state")) == [(RedemptionStatus.APPLIED, RedemptionStatus.RELEASED)]
     again = checkout(shopper, (pass_a, 2), voucher=voucher)
     assert again.discount == 1000
 

@@ -227,6 +227,9 @@ def ballot_draw(*, ballot_id: int, actor: Any = None, now: datetime | None = Non
             entry.offered_at = now if won else None
             entry.purchase_by = purchase_by if won else None
         BallotEntry.objects.bulk_update(entries, ["draw_position", "status", "offered_at", "purchase_by"], batch_size=BATCH)
+        for status in (BallotEntryStatus.WON, BallotEntryStatus.WAITING):
+            record_transitions(BallotEntry, [e.pk for e in entries if e.status == status], name="draw",
+                               from_state=BallotEntryStatus.REGISTERED, to_state=status, actor=actor)
         transition(ballot, name="draw", to=BallotStatus.DRAWN, allowed_from=[BallotStatus.REGISTRATION], locked=True,
                    actor=actor, also={"drawn_at": now, "winners_count": winners_count},
                    payload={"registrations": len(entries), "winners": winners_count, "early": early})

@@ -137,6 +137,13 @@ def _move(voucher_id: int, *, name: str, sources: Sequence[str], to: str, now: d
     return bool(moved)
 
 
+def _redemption_move(redemption: Redemption, *, to: str, now: datetime, name: str) -> None:
+    """Move a redemption (the caller holds the order's lock) and write its audit row."""
+    Redemption.objects.filter(pk=redemption.pk).update(status=to, updated_at=now)
+    record_transition(Redemption, redemption.pk, name=name, from_state=redemption.status, to_state=to,
+                      payload={"order_id": str(redemption.order_id)})
+
+
 def voucher_mark_used(*, order_id: Any, now: datetime | None = None) -> bool:
     """The order was paid: its voucher becomes used (applied → used). Run under the order's lock
     in the pay transition. Returns False when the order has no applied voucher. Idempotent."""
@@ -146,7 +153,7 @@ def voucher_mark_used(*, order_id: Any, now: datetime | None = None) -> bool:
         return False
     _move(redemption.voucher_id, name="use", sources=[VoucherStatus.APPLIED], to=VoucherStatus.USED, now=now,
           order_id=order_id)
-    Redemption.objects.filter(pk=redemption.pk).update(status=RedemptionStatus.USED, updated_at=now)
+    _redemption_move(redemption, to=RedemptionStatus.USED, now=now, name="use")
     return True
 
 
@@ -165,7 +172,7 @@ def voucher_release_for_order(*, order_id: Any, now: datetime | None = None) -> 
     if redemption is None:
         return {}
     voucher = redemption.voucher
-    Redemption.objects.filter(pk=redemption.pk).update(status=RedemptionStatus.RELEASED, updated_at=now)
+    _redemption_move(redemption, to=RedemptionStatus.RELEASED, now=now, name="release")
     if voucher.expires_at > now:
         _move(voucher.pk, name="release", sources=[VoucherStatus.APPLIED], to=VoucherStatus.AVAILABLE, now=now,
               order_id=order_id)
@@ -194,7 +201,7 @@ def voucher_reclaim_for_order(*, order_id: Any, now: datetime | None = None) -> 
         raise VoucherNotApplicable(_("The order's voucher was used elsewhere meanwhile."))
     record_transition(Voucher, redemption.voucher_id, name="use_late", from_state=current, to_state=VoucherStatus.USED,
                       payload={"order_id": str(order_id)})
-    Redemption.objects.filter(pk=redemption.pk).update(status=RedemptionStatus.USED, updated_at=now)
+    _redemption_move(redemption, to=RedemptionStatus.USED, now=now, name="use_late")
     return {"voucher_reclaimed": redemption.voucher_id}
 
 
@@ -208,7 +215,7 @@ def voucher_after_full_refund(*, order_id: Any, now: datetime | None = None) -> 
                   .filter(order_id=order_id, status=RedemptionStatus.USED).first())
     if redemption is None:
         return False
-    Redemption.objects.filter(pk=redemption.pk).update(status=RedemptionStatus.REFUNDED, updated_at=now)
+    _redemption_move(redemption, to=RedemptionStatus.REFUNDED, now=now, name="refund")
     voucher = redemption.voucher
     if voucher.campaign.refund_rule != RefundRule.RETURN_VOUCHER or voucher.expires_at <= now:
         return False
