@@ -132,3 +132,22 @@ def test_ledger_balances_per_order_and_campaign_and_a_subsidy_is_never_paid_twic
     net = LedgerEntry.objects.filter(order=order, kind="subsidy").aggregate(t=Sum("amount"))["t"] or 0
     assert report.subsidy_owed == net
     assert report.orders_mismatched == 0
+
+
+def test_the_admins_refund_page_shows_what_the_shopper_gets_back_with_a_voucher(two_exhibitor_order, bravo, tasks):
+    """Exhibitor staff refunding their line see the shopper's figure (the line less the voucher's
+    subsidy on it), the same amount the refund then sends, not the line's undiscounted price."""
+    from django.test import Client
+    from django.urls import reverse
+
+    from tests.factories import staff_of
+
+    order, _voucher = two_exhibitor_order
+    bravo_line = order.lines.get(product__kind="download")
+    client = Client()
+    client.force_login(staff_of(bravo))
+    page = client.get(f"{reverse('admin:orders_orderline_refund')}?ids={bravo_line.pk}").content.decode()
+    assert "CNY 7.49" in page and "CNY 9.99" in page  # the line's price listed, the shopper's 7.49 as the amount
+    client.post(reverse("admin:orders_orderline_refund"), {"ids": str(bravo_line.pk), "confirm": "yes"})
+    tasks.run_payments()
+    assert Refund.objects.get(order=order).amount == 749

@@ -9,16 +9,15 @@ from collections import defaultdict
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 
 from apps.orders.models import REFUNDABLE, Order
-from apps.payments.models import Refund, RefundStatus
+from apps.payments.models import RefundStatus
 from apps.payments.services.payments import payment_paying_order
-from apps.payments.services.refunds import refund_create, refund_remaining
+from apps.payments.services.refunds import refund_create, refund_lines_value, refund_remaining, refund_taken
 from marketplace.errors import DomainError
 from marketplace.money import format_money
 from marketplace.tenancy import exhibitor_ids_for, is_operator
@@ -50,15 +49,15 @@ def _refund_plan(request: HttpRequest, orders: list[Order], line_ids: set[int] |
         elif payment is None:
             item["skip"] = _("This order has no captured payment.")
         elif item["whole_order"]:
-            taken = (Refund.objects.filter(payment=payment).exclude(status=RefundStatus.FAILED)
-                     .aggregate(total=Sum("amount"))["total"] or 0)
-            item["amount"] = max(payment.amount - taken, 0)
+            item["amount"] = max(payment.amount - refund_taken(payment_id=payment.pk), 0)
             if item["amount"] <= 0:
                 item["skip"] = _("Nothing is left to refund on this order.")
-        else:
-            item["amount"] = sum(line.total for line in open_lines)
-            if not open_lines:
-                item["skip"] = _("These items were refunded already.")
+        elif not open_lines:
+            item["skip"] = _("These items were refunded already.")
+        else:  # the refunds service's own rule: with a voucher, its funder gets the subsidy back
+            item["amount"] = max(refund_lines_value(order_id=order.pk, lines=list(order.lines.all()), chosen=open_lines)[0], 0)
+            if item["amount"] <= 0:
+                item["skip"] = _("The voucher paid for all of these lines; there is nothing to give back to the shopper.")
         item["amount_display"] = format_money(item["amount"], order.currency)
         plan.append(item)
     return plan

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.orders import services as order_services
-from apps.orders.models import REFUNDABLE, Order
+from apps.orders.models import REFUNDABLE, Order, OrderLine
 from apps.payments.models import (
     Payment,
     PaymentStatus,
@@ -58,6 +58,29 @@ def _allocate(amount: int, remaining: dict[int, int]) -> dict[int, int]:
             shares[eid] += 1
             left -= 1
     return {eid: share for eid, share in shares.items() if share > 0}
+
+
+def refund_taken(*, payment_id: int) -> int:
+    """What the refunds of a payment took or are taking (a failed refund gave its amount back)."""
+    return (Refund.objects.filter(payment_id=payment_id).exclude(status=RefundStatus.FAILED)
+            .aggregate(total=Sum("amount"))["total"] or 0)
+
+
+def refund_lines_value(*, order_id: Any, lines: list[OrderLine],
+                       chosen: list[OrderLine]) -> tuple[int, dict[int, int], dict[int, int]]:
+    """Refunding the whole lines `chosen` of an order (whose lines are `lines`): what the shopper
+    gets back, the goods each exhibitor gives back, and the subsidy of those returned to a
+    voucher's funder (empty without a voucher): amount = goods − subsidy.
+
+    A read, and the one rule: `refund_create` runs it under the order's lock, and the admin's
+    refund confirmation page runs it to show the shopper's figure before anyone confirms.
+    """
+    goods: dict[int, int] = defaultdict(int)
+    for line in chosen:
+        goods[line.exhibitor_id] += line.total
+    sold_by = {eid: sum(line.total for line in lines if line.exhibitor_id == eid) for eid in goods}
+    subsidies = subsidy_split_lines(order_id=order_id, goods=dict(goods), gross=sold_by)
+    return sum(goods.values()) - sum(subsidies.values()), dict(goods), subsidies
 
 
 def _refunded_by_exhibitor(order_id: Any) -> dict[int, int]:
@@ -107,19 +130,14 @@ def refund_create(*, order_id: Any, actor: Any, line_ids: list[int] | None = Non
                 raise NotFound(_("No such order line."))
             if RefundLine.objects.filter(line__in=chosen).exists():
                 raise InvalidState(_("A line of this refund was refunded already."))
-            for line in chosen:
-                allocations[line.exhibitor_id] += line.total
+            amount, goods, subsidies = refund_lines_value(order_id=order.pk, lines=lines, chosen=chosen)
+            allocations.update(goods)
             done = _refunded_by_exhibitor(order.pk)
             for eid, share in allocations.items():
                 sold = sum(line.total for line in lines if line.exhibitor_id == eid)
                 if done.get(eid, 0) + share > sold:
                     raise InvalidState(_("An earlier amount refund already took back part of these lines; "
                                          "refund what is left by amount."))
-            amount = sum(line.total for line in chosen)
-            # With a voucher, part of the lines' value goes back to its funder, not the shopper.
-            sold_by = {eid: sum(line.total for line in lines if line.exhibitor_id == eid) for eid in allocations}
-            subsidies = subsidy_split_lines(order_id=order.pk, goods=dict(allocations), gross=sold_by)
-            amount -= sum(subsidies.values())
             if amount <= 0:
                 raise InvalidState(_("The voucher paid for all of these lines; there is nothing to give back to the shopper."))
         else:
@@ -140,8 +158,7 @@ def refund_create(*, order_id: Any, actor: Any, line_ids: list[int] | None = Non
             else:
                 allocations.update(_allocate(amount, remaining))
         assert amount is not None
-        taken = (Refund.objects.filter(payment=payment).exclude(status=RefundStatus.FAILED)
-                 .aggregate(total=Sum("amount"))["total"] or 0)
+        taken = refund_taken(payment_id=payment.pk)
         if taken + amount > payment.amount:
             raise InvalidState(_("Refunds would exceed the %(captured)s captured (%(taken)s refunded or pending).") % {
                 "captured": format_money(payment.amount, payment.currency), "taken": format_money(taken, payment.currency)})
@@ -242,7 +259,8 @@ def _order_refunded(*, order: Any, refund: Refund) -> None:
     events.emit("refund.succeeded", refund_id=refund.pk, order_id=str(order.pk), line_ids=sorted(line_ids), full=full)
 
 
-__all__ = ["PaymentStatus", "refund_create", "refund_record_result", "refund_send", "refund_sync"]
+__all__ = ["PaymentStatus", "refund_create", "refund_lines_value", "refund_record_result", "refund_send", "refund_sync",
+           "refund_taken"]
 
 
 def refund_remaining(*, order_id: Any, actor: Any, reason: str = "") -> Refund:
@@ -252,8 +270,7 @@ def refund_remaining(*, order_id: Any, actor: Any, reason: str = "") -> Refund:
     payment = payment_paying_order(order_id=order_id)
     if payment is None:
         raise InvalidState(_("This order has no captured payment."))
-    taken = (Refund.objects.filter(payment=payment).exclude(status=RefundStatus.FAILED)
-             .aggregate(total=Sum("amount"))["total"] or 0)
+    taken = refund_taken(payment_id=payment.pk)
     if payment.amount - taken <= 0:
         raise InvalidState(_("Nothing is left to refund."))
     return refund_create(order_id=order_id, actor=actor, amount=payment.amount - taken, reason=reason)
