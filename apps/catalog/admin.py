@@ -37,6 +37,7 @@ from marketplace.admin import (
     sole_exhibitor_id,
 )
 from marketplace.errors import DomainError
+from marketplace.errors import PermissionDenied as NotAllowed
 from marketplace.money import format_money
 
 # The form's sections. `kinds` lists the kinds a section belongs to (None: every kind): the change
@@ -258,14 +259,21 @@ class ProductAdmin(ExhibitorScopedAdmin, ImportExportModelAdmin):
         else:
             super().save_formset(request, form, formset, change)
 
+    def _set_published(self, request: HttpRequest, product: Product, published: bool) -> Product:
+        # The actions run on rows the list shows; a bundle with another exhibitor's goods is listed
+        # to its lead exhibitor's staff but, like its change form, is the operators' to publish.
+        if product.kind == ProductKind.BUNDLE and not services.bundle_editable_by(user=request.user, bundle=product):
+            raise NotAllowed(_("This bundle holds other exhibitors' goods: only operators publish or unpublish it."))
+        return services.product_set_published(product=product, published=published)
+
     @action(description=_("Publish selected products"), permissions=["change"])
     def publish(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
-        run_for_each(request, self, queryset, lambda p: services.product_set_published(product=p, published=True),
+        run_for_each(request, self, queryset, lambda p: self._set_published(request, p, True),
                      _("Published {count} product(s)."))
 
     @action(description=_("Unpublish selected products"), permissions=["change"])
     def unpublish(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
-        run_for_each(request, self, queryset, lambda p: services.product_set_published(product=p, published=False),
+        run_for_each(request, self, queryset, lambda p: self._set_published(request, p, False),
                      _("Unpublished {count} product(s)."))
 
     # Import/export: the resource scopes lookups and the exhibitor column to the acting user.

@@ -95,3 +95,16 @@ def test_other_exhibitors_staff_do_not_see_the_bundle(bravo, trio):
     staff = staff_of(bravo, email="staff@bravo.admin.test")  # their guide is in it, the bundle is not theirs
 
     assert _client(staff).get(reverse("admin:catalog_product_change", args=[trio.pk])).status_code == 404
+
+
+def test_the_lead_exhibitors_staff_cannot_unpublish_a_shared_bundle_from_the_list(alpha, operator, trio):
+    staff = staff_of(alpha, email="lead@alpha.admin.test")
+    assert Product.objects.get(pk=trio.pk).is_published
+    changelist = reverse("admin:catalog_product_changelist")
+
+    page = _client(staff).post(changelist, {"action": "unpublish", "_selected_action": [str(trio.pk)]}, follow=True)
+    assert "only operators publish or unpublish it" in page.content.decode()
+    assert Product.objects.get(pk=trio.pk).is_published
+
+    _client(operator).post(changelist, {"action": "unpublish", "_selected_action": [str(trio.pk)]})
+    assert not Product.objects.get(pk=trio.pk).is_published
