@@ -208,3 +208,27 @@ def test_a_bundle_costs_one_query_more_than_its_components_bought_alone(shopper,
         services.order_place(user=shopper, lines=[LineRequest(product_id=trio.pk, quantity=1)])
 
     assert len(bundled) == len(alone) + 1  # the bundle's components, read once whatever their number
+
+
+@pytest.mark.parametrize("scope", ["kind", "product"])
+def test_a_voucher_scoped_to_bundles_applies_to_the_bundles_component_lines(scope, shopper, trio, badge, guide):
+    """Discounts are computed on the lines, and a bundle is ordered as its components' lines: a
+    campaign for kind `bundle` (or for this bundle) covers them, split over all three by value;
+    the same goods bought alone are not covered."""
+    from apps.vouchers import services as vouchers
+    from tests.vouchers.conftest import make_campaign
+
+    from apps.vouchers.errors import VoucherNotApplicable
+
+    fields = {"scope_kinds": ["bundle"]} if scope == "kind" else {"scope_products": [trio]}
+    first, second = (vouchers.voucher_claim(campaign=make_campaign(slug=f"bundles-{scope}-{i}", face_value=100, min_spend=200, **fields),
+                                            user=shopper) for i in (1, 2))
+
+    order = services.order_place(user=shopper, lines=[LineRequest(product_id=trio.pk, quantity=1)], voucher_id=first.pk)
+    assert (order.subtotal, order.discount, order.total) == (11800, 100, 11700)
+    assert sum(order.voucher_redemption.line_shares.values()) == 100
+    assert len(order.voucher_redemption.line_shares) == 3
+
+    with pytest.raises(VoucherNotApplicable):
+        services.order_place(user=shopper, lines=[LineRequest(product_id=badge.pk, quantity=1),
+                                                  LineRequest(product_id=guide.pk, quantity=1)], voucher_id=second.pk)

@@ -28,7 +28,8 @@ def apply_voucher(*, order: Order, lines: Sequence[OrderLine], voucher_id: int |
         return
     redemption = vouchers.voucher_apply(
         voucher_id=voucher_id, user_id=user.pk, order_id=order.pk, currency=order.currency, now=now,
-        lines=[vouchers.VoucherLine(key=line.pk, product_id=line.product_id, exhibitor_id=line.exhibitor_id, total=line.total)
+        lines=[vouchers.VoucherLine(key=line.pk, product_id=line.product_id, exhibitor_id=line.exhibitor_id, total=line.total,
+                                    bundle_id=line.bundle_id)
                for line in lines],
     )
     order.voucher_redemption = redemption  # type: ignore[attr-defined]  # the response reads it without a query

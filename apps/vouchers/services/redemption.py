@@ -27,12 +27,14 @@ logger = structlog.get_logger(__name__)
 
 @dataclass(frozen=True)
 class VoucherLine:
-    """An order line as the voucher sees it: `key` is the line's id."""
+    """An order line as the voucher sees it: `key` is the line's id; `bundle_id` the bundle product
+    a component line was sold in (a bundle is ordered as its components' lines)."""
 
     key: int
     product_id: int
     exhibitor_id: int
     total: int
+    bundle_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -78,14 +80,19 @@ def voucher_precheck(*, voucher_id: int, user_id: int, currency: str, now: datet
 def voucher_plan_for(*, campaign: Campaign, lines: Sequence[VoucherLine]) -> VoucherPlan:
     """The discount (the face value) and its split over the in-scope lines (largest remainder, by
     line total) and their exhibitors. Raises VoucherNotApplicable when the in-scope goods are below
-    the minimum spend. Reads the scope (3 queries)."""
+    the minimum spend. Reads the scope (3 queries).
+
+    A bundle's component line is in a kind or product scope both as itself and as its bundle: a
+    campaign for kind `bundle` (or for one bundle) covers the bundle's lines; an exhibitor scope
+    looks at each component's own exhibitor, who is paid for it."""
     exhibitor_ids = set(campaign.scope_exhibitors.values_list("id", flat=True))
     product_ids = set(campaign.scope_products.values_list("id", flat=True))
-    kinds = dict(Product.objects.filter(pk__in={line.product_id for line in lines}).values_list("id", "kind"))
+    sold_as = {line.key: {line.product_id} | ({line.bundle_id} if line.bundle_id else set()) for line in lines}
+    kinds = dict(Product.objects.filter(pk__in=set().union(*sold_as.values())).values_list("id", "kind"))
     in_scope = [line for line in lines
                 if (not exhibitor_ids or line.exhibitor_id in exhibitor_ids)
-                and (not campaign.scope_kinds or kinds.get(line.product_id) in campaign.scope_kinds)
-                and (not product_ids or line.product_id in product_ids)]
+                and (not campaign.scope_kinds or any(kinds.get(pid) in campaign.scope_kinds for pid in sold_as[line.key]))
+                and (not product_ids or not product_ids.isdisjoint(sold_as[line.key]))]
     eligible = sum(line.total for line in in_scope)
     if eligible < campaign.min_spend or eligible <= 0:
         raise VoucherNotApplicable(_("This voucher needs %(min)s of goods it covers in the order (minor units); "
