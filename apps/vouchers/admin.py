@@ -39,7 +39,8 @@ class CampaignAdminForm(FullCleanFormMixin, MajorUnitsMoneyFormMixin, forms.Mode
 
     class Meta:
         model = Campaign
-        fields = ["title", "slug", "is_active", "funder_kind", "funder_exhibitor", "funder_name", "currency", "face_value",
+        fields = ["title_en", "title_zh_hans", "slug", "is_active",
+                  "funder_kind", "funder_exhibitor", "funder_name", "currency", "face_value",
                   "min_spend", "budget", "scope_exhibitors", "scope_kinds", "scope_products", "eligibility", "claim_starts_at",
                   "claim_ends_at", "window_starts", "window_minutes", "window_quota", "per_customer_limit", "per_window_limit",
                   "valid_days", "returns_to_pool", "refund_rule"]
@@ -57,11 +58,11 @@ class CampaignAdmin(AuditTrailMixin, ScopedCampaignAdmin):
     list_display = ("title", "slug", "funder_display", "face_value_display", "min_spend_display", "remaining_display",
                     "claim_starts_at", "claim_ends_at", "is_active")
     list_filter = ("funder_kind", "is_active")
-    search_fields = ("slug", "title", "funder_name")
-    prepopulated_fields = {"slug": ("title",)}
+    search_fields = ("slug", "title_en", "title_zh_hans", "funder_name")
+    prepopulated_fields = {"slug": ("title_en",)}
     readonly_fields = ("quantity", "claimed_count", "returned_count")
     fieldsets = (
-        (None, {"fields": ("title", "slug", "is_active")}),
+        (None, {"fields": ("title_en", "title_zh_hans", "slug", "is_active")}),
         (_("Funding"), {"fields": ("funder_kind", "funder_exhibitor", "funder_name", "currency", "face_value", "min_spend",
                                    "budget", "quantity", "claimed_count", "returned_count")}),
         (_("Scope and eligibility"), {"fields": ("scope_exhibitors", "scope_kinds", "scope_products", "eligibility")}),

@@ -39,11 +39,13 @@ def demo_vouchers(*, now: datetime | None = None) -> dict[str, int]:
             account_services.eligibility_verify(user=senior, group=senior_group, actor=operator,
                                                 note="Demo: ID card checked at the help desk.")
         specs = [
-            Campaign(slug="demo-vouchers", title="Expo opening voucher: 10 off 20", funder_kind=FunderKind.PLATFORM,
+            Campaign(slug="demo-vouchers", title_en="Expo opening voucher: 10 off 20", title_zh_hans="博览会开幕消费券：满20减10",
+                     funder_kind=FunderKind.PLATFORM,
                      funder_name="Expo platform", currency=CURRENCY, face_value=1000, min_spend=2000, budget=50 * 1000,
                      claim_starts_at=now - timedelta(hours=1), claim_ends_at=now + timedelta(days=30),
                      per_customer_limit=1, valid_days=7, returns_to_pool=True),
-            Campaign(slug="demo-senior-vouchers", title="City senior consumption voucher: 30 off 100",
+            Campaign(slug="demo-senior-vouchers", title_en="City senior consumption voucher: 30 off 100",
+                     title_zh_hans="城市长者消费券：满100减30",
                      funder_kind=FunderKind.PUBLIC, funder_name="City Commerce Bureau", currency=CURRENCY, face_value=3000,
                      min_spend=10000, budget=20 * 3000, eligibility=senior_group,
                      claim_starts_at=now - timedelta(hours=1), claim_ends_at=now + timedelta(days=30),

@@ -19,12 +19,14 @@ def make_campaign(*, actor: Any = None, scope_exhibitors: Any = (), scope_produc
     10 vouchers, open now for a day, 1 per shopper, valid 7 days)."""
     now = timezone.now()
     values: dict[str, Any] = {
-        "slug": "city-10-off-20", "title": "10 off 20", "funder_kind": FunderKind.PLATFORM, "funder_name": "Expo",
+        "slug": "city-10-off-20", "title_en": "10 off 20", "funder_kind": FunderKind.PLATFORM, "funder_name": "Expo",
         "currency": "CNY", "face_value": 1000, "min_spend": 2000, "budget": 10 * 1000,
         "claim_starts_at": now - timedelta(hours=1), "claim_ends_at": now + timedelta(days=1),
         "per_customer_limit": 1, "valid_days": 7,
     }
     values.update(fields)
+    if "title" in values:  # the English title (modeltranslation's `title` is the active language's)
+        values["title_en"] = values.pop("title")
     actor = actor or OperatorFactory()
     campaign = services.campaign_save(campaign=Campaign(**values), actor=actor)
     if scope_exhibitors or scope_products:

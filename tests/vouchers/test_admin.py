@@ -34,7 +34,7 @@ def _errors(response) -> str:
 def _form(**fields):
     now = timezone.localtime()
     data = {
-        "title": "Spring 10 off 20", "slug": "spring", "is_active": "on", "funder_kind": "public",
+        "title_en": "Spring 10 off 20", "title_zh_hans": "春季满20减10", "slug": "spring", "is_active": "on", "funder_kind": "public",
         "funder_name": "City Commerce Bureau", "currency": "CNY", "face_value": "10.00", "min_spend": "20.00",
         "budget": "500.00", "claim_starts_at_0": now.strftime("%Y-%m-%d"), "claim_starts_at_1": "00:00:00",
         "claim_ends_at_0": (now + timedelta(days=10)).strftime("%Y-%m-%d"), "claim_ends_at_1": "00:00:00",

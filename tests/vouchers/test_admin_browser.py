@@ -31,11 +31,11 @@ def test_staff_create_a_campaign_for_their_own_goods(browser, live_server, staff
     ProductFactory(exhibitor=exhibitor_b, title="Bravo Secret Print")
     page = admin_login(browser, live_server.url, staff_a.email)
     page.goto(f"{live_server.url}/admin/vouchers/campaign/add/")
-    page.wait_for_selector("#id_title", timeout=WAIT_MS)
+    page.wait_for_selector("#id_title_en", timeout=WAIT_MS)
     assert "Bravo Secret Print" not in page.content()
     assert page.locator("#id_funder_kind").count() == 0  # the funder is their exhibitor, not a choice
     now = timezone.localtime()
-    page.fill("#id_title", "Alpha tea: 5 off 30")  # the slug is filled in from the title
+    page.fill("#id_title_en", "Alpha tea: 5 off 30")  # the slug is filled in from the title
     page.fill("#id_face_value", "5.00")
     page.fill("#id_min_spend", "30.00")
     page.fill("#id_budget", "100.00")

@@ -40,6 +40,18 @@ def test_the_public_list_shows_open_and_upcoming_campaigns_in_the_contracts_shap
     assert rows["senior"]["next_window"] is not None
 
 
+def test_campaign_titles_are_shown_in_the_shoppers_language_falling_back_to_english(api_client, operator):
+    make_campaign(actor=operator, slug="bilingual", title_en="Expo 10 off 20", title_zh_hans="博览会满20减10")
+    make_campaign(actor=operator, slug="english-only", title_en="City 10 off 20")
+
+    def titles(language: str) -> dict[str, str]:
+        rows = api_client.get("/api/v1/voucher-campaigns/", HTTP_ACCEPT_LANGUAGE=language).json()["results"]
+        return {row["slug"]: row["title"] for row in rows}
+
+    assert titles("zh-hans") == {"bilingual": "博览会满20减10", "english-only": "City 10 off 20"}
+    assert titles("en") == {"bilingual": "Expo 10 off 20", "english-only": "City 10 off 20"}
+
+
 def test_claim_answers_201_then_the_contracts_refusals(client_a, client_b, operator, senior_group, other_shopper):
     make_campaign(actor=operator, budget=1000)
     response = _claim(client_a, "city-10-off-20")
