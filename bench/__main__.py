@@ -1,7 +1,8 @@
-"""`python -m bench [S1 S1b S2 S3 S4 S5 S6] [--quick]` (or `make bench`, `make bench S=S1`).
+"""`python -m bench [S1 S1b S2 S3 S4 S5 S6 S7 S8] [--quick]` (or `make bench`, `make bench S=S1`).
 
 Starts the bench stack (bench/stack.py), runs the chosen scenarios (all by default) in the order
-S1 S1b S2 S3 S5 S6 S4, profiles S1 and S3 with py-spy, writes bench/results/*.json, *.png and
+S1 S1b S2 S3 S5 S6 S7 S8 S4 (S7: bench/s7.py, S8: bench/s8.py, S4: bench/s4.py, the others
+bench/scenarios.py), profiles S1 and S3 with py-spy, writes bench/results/*.json, *.png and
 SUMMARY.md, and stops everything it started, also on Ctrl-C or failure.
 """
 
@@ -15,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-ORDER = ["S1", "S1B", "S2", "S3", "S5", "S6", "S4"]
+ORDER = ["S1", "S1B", "S2", "S3", "S5", "S6", "S7", "S8", "S4"]
 
 
 def _ensure_requirements() -> None:
@@ -28,7 +29,7 @@ def _ensure_requirements() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("scenarios", nargs="*", help="S1 S1b S2..S6 (default: all)")
+    parser.add_argument("scenarios", nargs="*", help="S1 S1b S2..S8 (default: all)")
     parser.add_argument("--quick", action="store_true", help="short rounds, one A B B A cycle (development)")
     parser.add_argument("--no-profile", action="store_true")
     args = parser.parse_args(argv)
@@ -63,8 +64,12 @@ def main(argv: list[str] | None = None) -> int:
         world.worker = stack.start_worker(MAIN_DB)
         runners = {"S1": sc.s1, "S1B": sc.s1b, "S2": sc.s2, "S3": sc.s3, "S5": sc.s5, "S6": sc.s6}
         from bench import s4 as s4mod
+        from bench import s7 as s7mod
+        from bench import s8 as s8mod
 
         runners["S4"] = s4mod.s4
+        runners["S7"] = s7mod.s7
+        runners["S8"] = s8mod.s8
         for name in wanted:
             log(f"=== {name} ===")
             t0 = time.monotonic()
@@ -124,6 +129,7 @@ def _write_summary(docs: list[dict], results: Path) -> None:
     path = results / "SUMMARY.json"
     if path.exists():
         existing = json.loads(path.read_text())
+        existing.pop("SV", None)  # the former standalone voucher race, now S7
     existing.update({doc["scenario"]: "\n".join(row for row in lines if row.startswith(f"| {doc['scenario']} ")) for doc in docs})
     path.write_text(json.dumps(existing, indent=2))
     table = lines[:2] + [row for key in sorted(existing) for row in existing[key].splitlines()]

@@ -133,3 +133,37 @@ def orders_bulk(conn: psycopg.Connection[Any], *, user_ids: tuple[int, int], pro
             {"off": done, "prefix": prefix[:5], "status": status, "lo": lo, "hi": hi, "n": n, "ex": exhibitor_id, "p": product_id},
         )
         done += n
+
+
+def ballot(conn: psycopg.Connection[Any], exhibitor_id: int, slug: str, *, editions: int, user_ids: tuple[int, int],
+           registrations: int) -> tuple[int, int]:
+    """A collectible sold by ballot (catalog_ballot, the row `ballot_save` writes) whose registration
+    has closed and whose draw is due, with `registrations` entries from distinct users of the id
+    range `user_ids` (registration order = id order, as `ballot_register` would leave them).
+    Seed and commitment as `ballot_save` makes them: 64 random hex characters, SHA-256 of their
+    UTF-8 bytes; public ids 16 random hex characters (`secrets.token_hex(8)` in the service).
+    Returns (product id, ballot id)."""
+    lo, hi = user_ids
+    assert hi - lo + 1 >= registrations, "one registration per shopper: not enough users"
+    product_id = collectible(conn, exhibitor_id, slug, editions)
+    conn.execute("UPDATE catalog_product SET sale_mode = 'ballot' WHERE id = %s", (product_id,))
+    seed_value = secrets.token_hex(32)
+    row = conn.execute(
+        """INSERT INTO catalog_ballot (created_at, updated_at, product_id, registration_starts_at, registration_ends_at, draw_at,
+               purchase_window_minutes, seed, seed_sha256, status, drawn_at, registrations_count, winners_count)
+           VALUES (now() - interval '2 days', now(), %(p)s, now() - interval '2 days', now() - interval '1 hour',
+                   now() - interval '1 minute', 60, %(seed)s::text, encode(sha256(convert_to(%(seed)s::text, 'UTF8')), 'hex'),
+                   'registration', NULL, %(n)s, NULL)
+           RETURNING id""",
+        {"p": product_id, "seed": seed_value, "n": registrations},
+    ).fetchone()
+    assert row
+    ballot_id = int(row[0])
+    conn.execute(
+        """INSERT INTO catalog_ballotentry (ballot_id, user_id, public_id, registered_at, status)
+           SELECT %(b)s, %(lo)s + g - 1, left(md5(random()::text || clock_timestamp()::text || g), 16),
+                  now() - interval '2 days' + g * interval '1 second', 'registered'
+           FROM generate_series(1, %(n)s) g ORDER BY g""",
+        {"b": ballot_id, "lo": lo, "n": registrations},
+    )
+    return product_id, ballot_id

@@ -13,6 +13,7 @@ the caller keeps it and calls `record_transition()` in the same transaction once
 matched; `record_transitions()` does the same for a batch of rows.
 """
 
+import json
 from collections.abc import Callable, Collection, Iterable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -20,8 +21,10 @@ from typing import Any, Generic, TypeVar
 
 import structlog
 from django.contrib.contenttypes.models import ContentType
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import Model
+from django.utils import timezone
 from django.utils.functional import Promise
 
 from marketplace.errors import InvalidState
@@ -75,15 +78,26 @@ def record_transition(obj: Model | type[Model], pk: Any = None, *, name: str, fr
 
 def record_transitions(model: type[Model], pks: Iterable[Any], *, name: str, from_state: Any, to_state: Any,
                        actor: Any = None, reason: str = "", payload: Mapping[str, Any] | None = None) -> int:
-    """`record_transition` for a batch of rows that made the same change (one INSERT)."""
+    """`record_transition` for a batch of rows that made the same change: one INSERT ... SELECT
+    over the ids, whatever their number (a ballot's draw audits 100,000 entries: as ORM objects
+    through bulk_create that took about a third of the draw, bench S8). Returns the rows written."""
+    ids = [str(pk) for pk in pks]
+    if not ids:
+        return 0
+    if any("," in pk for pk in ids):  # integer and UUID keys never hold one; the list travels joined by commas
+        raise ValueError("record_transitions: a primary key containing a comma")
     content_type = ContentType.objects.get_for_model(model)
-    rows = [AuditEvent(content_type=content_type, object_id=str(pk), name=name, from_state=_state(from_state),
-                       to_state=_state(to_state), actor=_actor(actor),
-                       reason=str(reason)[:200], payload=dict(payload or {}))
-            for pk in pks]
-    if rows:
-        AuditEvent.objects.bulk_create(rows)
-    return len(rows)
+    who = _actor(actor)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {AuditEvent._meta.db_table}
+                    (content_type_id, object_id, name, from_state, to_state, actor_id, reason, payload, created_at)
+                SELECT %s, v.id, %s, %s, %s, %s, %s, %s::jsonb, %s
+                FROM unnest(string_to_array(%s, ',')) WITH ORDINALITY AS v(id, n) ORDER BY v.n""",  # noqa: S608 - the model's table
+            [content_type.pk, name, _state(from_state), _state(to_state), who.pk if who is not None else None,
+             str(reason)[:200], json.dumps(dict(payload or {}), cls=DjangoJSONEncoder), timezone.now(), ",".join(ids)],
+        )
+        return cursor.rowcount
 
 
 def transition(target: M | type[M], pk: Any = None, *, name: str, to: Any, allowed_from: Collection[Any],

@@ -12,6 +12,8 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.catalog.errors import AlreadyRegistered
 from apps.catalog.models import Ballot, BallotEntry, BallotEntryStatus, BallotStatus, ProductKind, SaleMode
@@ -191,6 +193,41 @@ def test_drawing_twice_changes_nothing_the_second_time(ballot, drop):
     entry_draws = draws.filter(content_type=ContentType.objects.get_for_model(BallotEntry))
     assert sorted(entry_draws.values_list("to_state", flat=True)) == sorted(status for status, _, _ in after)
     assert Notification.objects.filter(kind__in=["ballot_won", "ballot_lost"]).count() == 5
+
+
+def test_the_draw_costs_the_same_statements_for_5_or_12_registrations(drop, exhibitor_a):
+    """The draw is set-based (one UPDATE for every entry's position and state): its statement count
+    does not grow with the registrations (bench S8 draws 100,000). Both ballots have winners and a
+    waiting list, and the audit's content types are cached first, so only the size differs."""
+    small, large = make_ballot(drop), make_ballot(ProductFactory(exhibitor=exhibitor_a, collectible=True, edition_size=3))
+    register_many(drop, 5)
+    register_many(large.product, 12)
+    ContentType.objects.get_for_model(Ballot)
+    ContentType.objects.get_for_model(BallotEntry)
+
+    counts = []
+    for ballot in (small, large):
+        with CaptureQueriesContext(connection) as ctx:
+            assert ballots.ballot_draw(ballot_id=ballot.pk, now=after_draw_time(ballot)) is True
+        counts.append(len(ctx.captured_queries))
+
+    assert counts[0] == counts[1]
+    assert sorted(BallotEntry.objects.filter(ballot=large).values_list("draw_position", flat=True)) == list(range(1, 13))
+
+
+def test_a_draw_that_finds_an_entry_already_moved_changes_nothing(ballot, drop):
+    register_many(drop, 4)
+    moved = BallotEntry.objects.filter(ballot=ballot).first()
+    assert moved is not None
+    BallotEntry.objects.filter(pk=moved.pk).update(status=BallotEntryStatus.WAITING)  # what no service does before the draw
+
+    with pytest.raises(RuntimeError):
+        ballots.ballot_draw(ballot_id=ballot.pk, now=after_draw_time(ballot))
+
+    ballot.refresh_from_db()
+    assert ballot.status == BallotStatus.REGISTRATION
+    assert not BallotEntry.objects.filter(ballot=ballot, draw_position__isnull=False).exists()
+    assert not Notification.objects.filter(kind__in=["ballot_won", "ballot_lost"]).exists()
 
 
 def test_the_draw_waits_for_its_time_unless_an_operator_draws_after_registration_closed(ballot, drop):

@@ -1,5 +1,7 @@
 """The kernel's transition helper, and the machines of the lower layers that use it (exhibitors)."""
 
+from datetime import UTC, datetime
+
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
@@ -140,6 +142,22 @@ def test_record_transition_and_record_transitions_write_rows_for_changes_already
     assert record_transitions(Exhibitor, [one.pk, two.pk], name="batch", from_state="approved", to_state="suspended") == 2
     assert [(e.name, e.actor_id) for e in _trail(one)] == [("claim", operator.pk), ("batch", None)]
     assert [e.to_state for e in _trail(two)] == ["suspended"]
+
+
+def test_record_transitions_writes_one_statement_with_every_field_for_any_batch(operator):
+    exhibitors = [ExhibitorFactory() for _ in range(30)]
+    with CaptureQueriesContext(connection) as queries:
+        written = record_transitions(Exhibitor, [e.pk for e in exhibitors], name="batch", from_state=None,
+                                     to_state=ExhibitorStatus.SUSPENDED, actor=operator, reason="r" * 250,
+                                     payload={"when": datetime(2026, 12, 1, tzinfo=UTC), "n": 3})
+    assert written == 30
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["INSERT"]
+    rows = list(AuditEvent.objects.filter(name="batch").order_by("id"))
+    assert [row.object_id for row in rows] == [str(e.pk) for e in exhibitors]  # in the order given
+    assert {(r.from_state, r.to_state, r.actor_id, r.reason, r.content_type.model) for r in rows} == {
+        ("", "suspended", operator.pk, "r" * 200, "exhibitor")}
+    assert rows[0].payload == {"when": "2026-12-01T00:00:00Z", "n": 3}
+    assert record_transitions(Exhibitor, [], name="batch", from_state="a", to_state="b") == 0
 
 
 # --- Exhibitor approval ----------------------------------------------------------------------------

@@ -45,7 +45,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -90,8 +90,12 @@ def draw_key(*, seed: str, registration_id: str) -> str:
 
 def drawn_order(*, seed: str, registration_ids: Sequence[str]) -> list[str]:
     """The drawn order of `registration_ids` under `seed` (see the module docstring). Pure and
-    deterministic: the same ids and seed always give the same order, whatever order they come in."""
-    return sorted(registration_ids, key=lambda rid: (draw_key(seed=seed, registration_id=rid), rid))
+    deterministic: the same ids and seed always give the same order, whatever order they come in.
+
+    Sorts on the raw digest, which orders exactly as its lowercase hex (`draw_key`) does, with the
+    one-shot `hmac.digest` (OpenSSL, no HMAC object per id): 0.75 s instead of 1.1 s for 100,000 ids here."""
+    key = seed.encode()
+    return sorted(registration_ids, key=lambda rid: (hmac.digest(key, rid.encode(), "sha256"), rid))
 
 
 def _new_public_id() -> str:
@@ -197,6 +201,40 @@ def _editions_free(product_id: int) -> int:
     return Edition.objects.filter(product_id=product_id, status=EditionStatus.AVAILABLE).count()
 
 
+# Every entry's drawn position and new state in one statement (see _write_draw).
+_DRAW_SQL = f"""
+    UPDATE {BallotEntry._meta.db_table} AS e
+    SET draw_position = v.position,
+        status = CASE WHEN v.position <= %(winners)s THEN %(won)s ELSE %(waiting)s END,
+        offered_at = CASE WHEN v.position <= %(winners)s THEN %(now)s::timestamptz END,
+        purchase_by = CASE WHEN v.position <= %(winners)s THEN %(by)s::timestamptz END
+    FROM unnest(string_to_array(%(ids)s, ',')::bigint[]) WITH ORDINALITY AS v(id, position)
+    WHERE e.id = v.id AND e.ballot_id = %(ballot)s AND e.status = %(registered)s"""  # noqa: S608 - the table name is the model's; values are parameters
+
+
+def _write_draw(*, ballot_id: int, entry_ids: list[int], winners_count: int, now: datetime, purchase_by: datetime) -> None:
+    """Every entry's drawn position and new state in ONE statement: `entry_ids` in drawn order (the
+    array's ordinality is the position); the first `winners_count` win (offered now, a window until
+    `purchase_by`), the others wait.
+
+    Set-based because bulk_update's CASE per row cost about 0.5 s per 1,000 entries (Python
+    compiling the CASE expressions; bench S8), most of a 100,000-entry draw. The ids travel as one
+    comma-separated text: psycopg adapts a 100,000-item list to an array literal in Python, element
+    by element (about a second). Only entries still `registered` change; under the ballot's lock
+    that is all of them (registration is closed and counts through that row), so any other count is
+    a bug and rolls the draw back.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_DRAW_SQL, {
+            "winners": winners_count, "won": BallotEntryStatus.WON.value, "waiting": BallotEntryStatus.WAITING.value,
+            "now": now, "by": purchase_by, "ids": ",".join(map(str, entry_ids)), "ballot": ballot_id,
+            "registered": BallotEntryStatus.REGISTERED.value,
+        })
+        updated = cursor.rowcount
+    if updated != len(entry_ids):
+        raise RuntimeError(f"ballot {ballot_id}: {updated} of {len(entry_ids)} registrations were still registered at the draw")
+
+
 def ballot_draw(*, ballot_id: int, actor: Any = None, now: datetime | None = None, early: bool = False) -> bool:
     """Draw a ballot: reveal the seed, order every registration, offer the first ones a window.
 
@@ -215,30 +253,25 @@ def ballot_draw(*, ballot_id: int, actor: Any = None, now: datetime | None = Non
             return False
         if now < (ballot.registration_ends_at if early else ballot.draw_at):
             raise InvalidState(_("The draw is set for %(when)s.") % {"when": timezone.localtime(ballot.draw_at).isoformat()})
-        entries = list(BallotEntry.objects.filter(ballot=ballot).only("pk", "public_id", "user_id").order_by("id"))
-        order = drawn_order(seed=ballot.seed, registration_ids=[entry.public_id for entry in entries])
-        position = {public_id: n for n, public_id in enumerate(order, start=1)}
+        entries = list(BallotEntry.objects.filter(ballot=ballot).order_by("id").values_list("pk", "public_id", "user_id"))
+        order = drawn_order(seed=ballot.seed, registration_ids=[public_id for _pk, public_id, _user in entries])
+        by_public_id = {public_id: (pk, user_id) for pk, public_id, user_id in entries}
+        ranked = [by_public_id[public_id] for public_id in order]  # (entry id, user id), drawn position 1 first
         winners_count = min(_editions_free(ballot.product_id), len(entries))
         purchase_by = now + timedelta(minutes=ballot.purchase_window_minutes)
-        for entry in entries:
-            entry.draw_position = position[entry.public_id]
-            won = entry.draw_position <= winners_count
-            entry.status = BallotEntryStatus.WON if won else BallotEntryStatus.WAITING
-            entry.offered_at = now if won else None
-            entry.purchase_by = purchase_by if won else None
-        BallotEntry.objects.bulk_update(entries, ["draw_position", "status", "offered_at", "purchase_by"], batch_size=BATCH)
-        for status in (BallotEntryStatus.WON, BallotEntryStatus.WAITING):
-            record_transitions(BallotEntry, [e.pk for e in entries if e.status == status], name="draw",
-                               from_state=BallotEntryStatus.REGISTERED, to_state=status, actor=actor)
+        _write_draw(ballot_id=ballot.pk, entry_ids=[pk for pk, _user in ranked], winners_count=winners_count, now=now,
+                    purchase_by=purchase_by)
+        for status, pks in ((BallotEntryStatus.WON, ranked[:winners_count]), (BallotEntryStatus.WAITING, ranked[winners_count:])):
+            record_transitions(BallotEntry, [pk for pk, _user in pks], name="draw", from_state=BallotEntryStatus.REGISTERED,
+                               to_state=status, actor=actor)
         transition(ballot, name="draw", to=BallotStatus.DRAWN, allowed_from=[BallotStatus.REGISTRATION], locked=True,
                    actor=actor, also={"drawn_at": now, "winners_count": winners_count},
                    payload={"registrations": len(entries), "winners": winners_count, "early": early})
-        ranked = sorted(entries, key=lambda e: e.draw_position or 0)
         events.emit(
             "ballot.drawn", ballot_id=ballot.pk, product_id=ballot.product_id, product_title=ballot.product.title_en,  # type: ignore[attr-defined]
-            winners=[{"entry_id": e.pk, "user_id": e.user_id, "purchase_by": purchase_by.isoformat()}
-                     for e in ranked[:winners_count]],
-            others=[{"entry_id": e.pk, "user_id": e.user_id} for e in ranked[winners_count:]],
+            winners=[{"entry_id": pk, "user_id": user_id, "purchase_by": purchase_by.isoformat()}
+                     for pk, user_id in ranked[:winners_count]],
+            others=[{"entry_id": pk, "user_id": user_id} for pk, user_id in ranked[winners_count:]],
         )
     logger.info("ballot_drawn", ballot_id=ballot_id, registrations=len(entries), winners=winners_count)
     return True
