@@ -56,7 +56,7 @@ class BallotAdmin(AuditTrailMixin, ExhibitorScopedAdmin):
     list_filter = ("status",)
     list_select_related = ("product",)
     search_fields = ("product__title_en", "product__slug")
-    actions = ("draw_now",)
+    actions = ("draw_now", "open_to_everyone")
     readonly_fields = ("status", "seed_sha256", "revealed_seed", "registrations_count", "winners_count", "drawn_at", "results")
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
@@ -113,6 +113,17 @@ class BallotAdmin(AuditTrailMixin, ExhibitorScopedAdmin):
             except DomainError as exc:
                 self.message_user(request, f"{ballot}: {exc.detail}", messages.ERROR)
         self.message_user(request, _("%(count)d ballot(s) drawn.") % {"count": drawn}, messages.SUCCESS)
+
+    @action(description=_("Sell what closed ballots left unsold first come, first served"), permissions=["draw"])
+    def open_to_everyone(self, request: HttpRequest, queryset: QuerySet[Ballot]) -> None:
+        for ballot in queryset.select_related("product"):
+            try:
+                free = ballots.ballot_open_to_everyone(ballot_id=ballot.pk, actor=request.user)
+            except DomainError as exc:
+                self.message_user(request, f"{ballot}: {exc.detail}", messages.ERROR)
+            else:
+                self.message_user(request, _("%(product)s: %(count)d edition(s) now on open sale.")
+                                  % {"product": ballot.product, "count": free}, messages.SUCCESS)
 
 
 @admin.register(BallotEntry)

@@ -63,6 +63,19 @@ def test_an_operator_draws_from_the_list_once_registration_has_ended(operator, d
     assert ballot.seed in page  # revealed once drawn
 
 
+def test_an_operator_puts_a_closed_ballots_leftovers_on_open_sale_from_the_list(operator, staff_a, drop):
+    ballot = make_ballot(drop)
+    Ballot.objects.filter(pk=ballot.pk).update(status=BallotStatus.CLOSED)  # nobody was left to offer the editions to
+    changelist = reverse("admin:catalog_ballot_changelist")
+    action = {"action": "open_to_everyone", "_selected_action": [ballot.pk]}
+
+    logged_in(staff_a).post(changelist, action)  # not an action staff have
+    assert drop.__class__.objects.get(pk=drop.pk).sale_mode == SaleMode.BALLOT
+    page = logged_in(operator).post(changelist, action, follow=True).content.decode()
+    assert "now on open sale" in page
+    assert drop.__class__.objects.get(pk=drop.pk).sale_mode == SaleMode.FIRST_COME
+
+
 def test_staff_see_their_own_ballots_read_only_and_another_exhibitors_answer_404(staff_a, drop, drop_b):
     own = make_ballot(drop)
     foreign = make_ballot(drop_b)

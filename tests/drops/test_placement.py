@@ -13,7 +13,8 @@ from apps.notifications.models import Notification
 from apps.orders import services as order_services
 from apps.orders.models import Order, OrderStatus
 from apps.orders.services import LineRequest
-from marketplace.errors import LimitExceeded, NotOnSale, SoldOut
+from marketplace.errors import InvalidState, LimitExceeded, NotOnSale, SoldOut
+from marketplace.models import AuditEvent
 from tests.drops.conftest import after_draw_time, register_many
 from tests.factories import ProductFactory, ShopperFactory, paid_order, place_order
 
@@ -178,6 +179,27 @@ def test_the_ballot_closes_when_nobody_is_left_to_offer(ballot, drop):
     ballots.ballot_offers_sweep_one(ballot_id=ballot.pk, now=later)
 
     assert Ballot.objects.get(pk=ballot.pk).status == BallotStatus.CLOSED
+
+
+def test_an_operator_sells_what_a_closed_ballot_left_first_come(ballot, drop, operator):
+    """Nobody left to offer the editions to: the product stays sold by ballot (nobody may buy)
+    until an operator opens it to everyone; refused while winners still have their claim."""
+    _users, winners, _waiting = drawn(ballot, drop, registrants=2)
+    stranger = ShopperFactory()
+    with pytest.raises(InvalidState):
+        ballots.ballot_open_to_everyone(ballot_id=ballot.pk, actor=operator)  # drawn: the winners come first
+    later = BallotEntry.objects.get(ballot=ballot, user=winners[0]).purchase_by + timedelta(seconds=1)
+    ballots.ballot_offers_sweep_one(ballot_id=ballot.pk, now=later)
+    with pytest.raises(BallotRequired):
+        order_services.order_place(user=stranger, lines=[LineRequest(product_id=drop.pk, quantity=1)])
+
+    free = ballots.ballot_open_to_everyone(ballot_id=ballot.pk, actor=operator)
+    assert free == drop.editions.filter(status="available").count() > 0
+    assert ballots.ballot_open_to_everyone(ballot_id=ballot.pk, actor=operator) == free  # twice: nothing more
+    order = order_services.order_place(user=stranger, lines=[LineRequest(product_id=drop.pk, quantity=1)])
+    assert order.status == OrderStatus.PENDING_PAYMENT
+    [event] = AuditEvent.objects.filter(name="open_sale", object_id=str(drop.pk))
+    assert (event.from_state, event.to_state, event.actor_id) == ("ballot", "first_come", operator.pk)
 
 
 # --- Holder priority -------------------------------------------------------------------------------------

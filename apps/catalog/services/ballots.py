@@ -341,3 +341,29 @@ def ballot_offers_sweep(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     ids = list(Ballot.objects.filter(status=BallotStatus.DRAWN).order_by("pk").values_list("pk", flat=True)[:BATCH])
     return sum(ballot_offers_sweep_one(ballot_id=pk, now=now) for pk in ids)
+
+
+def ballot_open_to_everyone(*, ballot_id: int, actor: Any = None) -> int:
+    """Sell what a closed ballot left unsold first come, first served (operators, from the admin).
+
+    A ballot closes with editions still for sale when nobody is left to offer them to (every win
+    lapsed or was declined); the product stays sold by ballot, so nobody could buy them. This turns
+    the product's sale mode to `first_come`, audited on the product (`open_sale`); registrations,
+    the draw and its public record stay as they were. Idempotent. Raises InvalidState while the
+    ballot is still in registration or drawn (its winners have the first claim). Returns the
+    editions now on open sale.
+    """
+    with transaction.atomic():
+        ballot = Ballot.objects.select_for_update().get(pk=ballot_id)
+        if ballot.status != BallotStatus.CLOSED:
+            raise InvalidState(_("Only a closed ballot's remaining editions can go on open sale; this ballot is %(status)s.")
+                               % {"status": BallotStatus(ballot.status).label})
+        product = Product.objects.select_for_update().get(pk=ballot.product_id)
+        if product.sale_mode != SaleMode.FIRST_COME:
+            Product.objects.filter(pk=product.pk).update(sale_mode=SaleMode.FIRST_COME, updated_at=timezone.now())
+            record_transition(Product, product.pk, name="open_sale", from_state=product.sale_mode,
+                              to_state=SaleMode.FIRST_COME, actor=actor, reason="ballot closed with editions left",
+                              payload={"ballot_id": ballot.pk})
+    free = _editions_free(ballot.product_id)
+    logger.info("ballot_opened_to_everyone", ballot_id=ballot_id, product_id=ballot.product_id, editions=free)
+    return free
