@@ -2,8 +2,10 @@
 
     .venv/bin/python -m bench.cpu purchase -n 2000          # POST /api/v1/orders/ (S1's request)
     .venv/bin/python -m bench.cpu booking -n 2000           # the same with a slot (S5's request, slot with room)
+    .venv/bin/python -m bench.cpu full -n 2000              # the same on a full slot: 409 slot_full (most of S5's answers)
     .venv/bin/python -m bench.cpu bare -n 2000              # S1b's bare Django view (bench/views.py)
-    .venv/bin/python -m bench.cpu fulfil -n 500             # S4's task body: fulfil one paid order (download line)
+    .venv/bin/python -m bench.cpu fulfil -n 500             # S4's task body: fulfil one paid order (download line), and
+                                                            # the notification tasks it enqueues (notify_cpu_ms)
     .venv/bin/python -m bench.cpu purchase --cprofile /tmp/p.txt   # and where it goes (cProfile, top 60)
     .venv/bin/python -m bench.cpu purchase --keep           # leave Postgres/Redis running for the next call
 
@@ -66,11 +68,28 @@ def _child(args: dict[str, Any]) -> dict[str, Any]:
 
     statuses: dict[int, int] = {}
 
+    notify = {"cpu": 0.0, "tasks": 0, "sent": 0}
+    if args.get("order_ids"):
+        # The notification tasks a fulfilment enqueues run here too, as the same worker runs them in
+        # S4 (their CPU is counted apart as well: notify_cpu_ms). Nothing goes to the broker.
+        from config.celery import app
+
+        queued: list[tuple[str, dict[str, Any]]] = []
+        app.send_task = lambda name, kwargs=None, **_: queued.append((name, kwargs or {}))  # type: ignore[method-assign,assignment]
+
     def fulfil(i: int) -> tuple[int, bytes]:
         from apps.fulfilment.tasks import fulfil_order
+        from apps.notifications.tasks import send_batch
 
         created = fulfil_order.run(order_id=args["order_ids"][i])  # the task's body, as the worker runs it
         statuses[created] = statuses.get(created, 0) + 1
+        t0 = time.process_time()
+        while queued:
+            name, kwargs = queued.pop(0)
+            if name == send_batch.name:
+                notify["sent"] += send_batch.run(**kwargs)
+                notify["tasks"] += 1
+        notify["cpu"] += time.process_time() - t0
         return 200, b""
 
     def call(i: int) -> tuple[int, bytes]:
@@ -107,6 +126,7 @@ def _child(args: dict[str, Any]) -> dict[str, Any]:
     n = args["n"]
     profiler = cProfile.Profile(time.thread_time) if args.get("cprofile") else None  # CPU, not waits
     statuses.clear()
+    notify.update(cpu=0.0, tasks=0, sent=0)
     pg0, rd0, me0, wall0 = cpu([backend]), cpu(redis), time.process_time(), time.perf_counter()
     if profiler:
         profiler.enable()
@@ -130,13 +150,15 @@ def _child(args: dict[str, Any]) -> dict[str, Any]:
         "requests": n, "statuses": statuses, "last_status": code, "last_body": body[:300].decode(errors="replace"),
         "web_cpu_ms": round((me1 - me0) / n * 1000, 3), "postgres_cpu_ms": round((pg1 - pg0) / n * 1000, 3),
         "redis_cpu_ms": round((rd1 - rd0) / n * 1000, 3), "wall_ms": round((wall1 - wall0) / n * 1000, 3),
+        **({"notify_cpu_ms": round(notify["cpu"] / n * 1000, 3), "notify_tasks": notify["tasks"],
+            "notifications_sent": notify["sent"]} if args.get("order_ids") else {}),
         "queries": len(queries) - control, "transaction_control": control, "sql": queries,
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.cpu")
-    parser.add_argument("what", choices=["purchase", "booking", "bare", "fulfil"])
+    parser.add_argument("what", choices=["purchase", "booking", "full", "bare", "fulfil"])
     parser.add_argument("-n", type=int, default=1000)
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--cprofile")
@@ -174,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
                                                         (prefix + "%",)).fetchall()]
             elif args.what == "booking":
                 product, slots = seed.service(conn, ex, f"cpu-svc-{stamp}", 50, total)
+            elif args.what == "full":  # one place: the first warm-up request books it, the rest answer 409 slot_full
+                product, slots = seed.service(conn, ex, f"cpu-full-{stamp}", 1, 1)
             else:
                 product = seed.collectible(conn, ex, f"cpu-drop-{stamp}", total + 1000)
             conn.execute("ANALYZE catalog_edition, catalog_product, catalog_serviceslot")

@@ -160,6 +160,11 @@ if E.REDIS_SENTINELS:
     CACHES["default"] = {**CACHES["default"], "LOCATION": _sentinel.cache_location, "OPTIONS": _sentinel.cache_options}
     CELERY_BROKER_URL = E.CELERY_BROKER_URL or _sentinel.broker_url
     CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, **_sentinel.broker_transport_options}
+# Celery's Django fixup closes every database connection before and after each task unless this is
+# set (then only every this many tasks); config/celery.py closes them as Django closes a request's
+# instead (close_old_connections: past DB_CONN_MAX_AGE, or broken), so a worker keeps its
+# connection across tasks as gunicorn does across requests (issue 15: a connect per task).
+CELERY_DB_REUSE_MAX = 1000
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [

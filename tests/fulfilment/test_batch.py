@@ -128,3 +128,81 @@ def test_tasks_racing_over_one_backlog_deliver_every_unit_once(drop, ebook):
     assert len(units) == 12 and set(units.values()) == {1}
     assert OrderEvent.objects.filter(to_status=OrderStatus.FULFILLED).count() == 8
     assert Notification.objects.filter(kind="order_confirmed").count() == 8
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_task_whose_order_another_batch_holds_delivers_the_next_orders_then_its_own(ebook):
+    # Given five paid orders, the first held locked by another worker's batch (which will end
+    # without delivering it, as a batch that rolled back)
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    orders = [paid_order(ShopperFactory(), (ebook, 1)) for _ in range(5)]
+    held, others = orders[0], orders[1:]
+    locked, seen = threading.Event(), {}
+
+    def other_batch():
+        try:
+            with transaction.atomic():
+                Order.objects.select_for_update().get(pk=held.pk)
+                locked.set()
+                # it lets go only once the others are delivered (or after 20 s)
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline:
+                    if not Order.objects.filter(pk__in=[o.pk for o in others]).exclude(status=OrderStatus.FULFILLED).exists():
+                        seen["others_delivered_while_held"] = True
+                        break
+                    time.sleep(0.05)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=other_batch)
+    holder.start()
+    assert locked.wait(10)
+
+    # When the held order's task runs
+    created = fulfil_order.run(order_id=str(held.pk))
+    holder.join(30)
+
+    # Then it delivered the waiting orders without waiting for the lock, then its own once freed:
+    # each order once, one "fulfilled" event each
+    assert seen == {"others_delivered_while_held": True}
+    assert created == 5
+    assert [status(order) for order in orders] == [OrderStatus.FULFILLED] * 5
+    assert Counter(Entitlement.objects.values_list("order_id", flat=True)) == {order.pk: 1 for order in orders}
+    assert OrderEvent.objects.filter(to_status=OrderStatus.FULFILLED).count() == 5
+    assert Notification.objects.filter(kind="order_confirmed").count() == 5
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_many_tasks_over_a_backlog_in_small_batches_deliver_every_order_once(exhibitor_a, software, settings):
+    # Given 39 paid orders (three wanting the last three licence keys of a pool), batches of 4,
+    # and every order's task released at once on 8 connections: tasks keep meeting orders held by
+    # other batches and deliver the next ones meanwhile
+    from tests.factories import ProductFactory, add_download_file
+
+    settings.FULFILMENT = {**settings.FULFILMENT, "BATCH_SIZE": 4}
+    ebook = ProductFactory(exhibitor=exhibitor_a, price=1999, stock_total=100, download_limit=2, title="Tea Guide")
+    add_download_file(ebook)
+    orders = [paid_order(ShopperFactory(), (ebook, 1)) for _ in range(36)]
+    orders += [paid_order(ShopperFactory(), (software, 1)) for _ in range(3)]
+
+    results = run_together([lambda order=order: fulfil_order.run(order_id=str(order.pk)) for order in orders], threads=8)
+
+    # Then every order is delivered once: one entitlement per unit, each key to one order, one
+    # "fulfilled" event and one confirmation per order
+    assert not [r for r in results if isinstance(r, Exception)]
+    assert sum(results) == 39
+    assert [status(order) for order in orders] == [OrderStatus.FULFILLED] * 39
+    units = Counter(Entitlement.objects.values_list("order_line_id", "unit_index"))
+    assert len(units) == 39 and set(units.values()) == {1}
+    keys = Counter(Entitlement.objects.filter(product=software).values_list("licence_key_id", flat=True))
+    assert len(keys) == 3 and set(keys.values()) == {1}
+    assert LicenceKey.objects.filter(product=software, status=LicenceKeyStatus.ASSIGNED).count() == 3
+    assert OrderEvent.objects.filter(to_status=OrderStatus.FULFILLED).count() == 39
+    confirmations = Counter(Notification.objects.filter(kind="order_confirmed").values_list("dedupe_key", flat=True))
+    assert len(confirmations) == 39 and set(confirmations.values()) == {1}

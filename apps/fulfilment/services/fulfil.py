@@ -118,10 +118,12 @@ def _build_units(*, order: Order, line: OrderLine, indexes: list[int], now: date
 
 
 class _Batch:
-    """The orders one fulfilment locked (its own first), their lines and the units each line lacks."""
+    """The orders one fulfilment locked (its own first, when `own`), their lines and the units each
+    line lacks."""
 
-    def __init__(self, orders: list[Order]) -> None:
+    def __init__(self, orders: list[Order], *, own: bool = True) -> None:
         self.orders = orders
+        self.own = own
         self.lines: dict[Any, list[OrderLine]] = {order.pk: [] for order in orders}
         for line in OrderLine.objects.filter(order_id__in=list(self.lines)).select_related("product").order_by("id"):
             self.lines[line.order_id].append(line)
@@ -135,8 +137,9 @@ class _Batch:
                 if self.missing[line.pk] and line.product.kind == kind]
 
     def drop(self, order_ids: set[Any], error: FulfilmentFailed) -> None:
-        """Leave failing orders to their own task (which flags them); raise if the first is one."""
-        if self.orders[0].pk in order_ids:
+        """Leave failing orders to their own task (which flags them); raise if the first is one
+        (the task's own order)."""
+        if self.own and self.orders[0].pk in order_ids:
             raise error
         logger.info("fulfil batch: %s orders left to their own task: %s", len(order_ids), error)
         self.orders = [order for order in self.orders if order.pk not in order_ids]
@@ -152,7 +155,7 @@ class _Batch:
                 return
             # A savepoint undoes the draws when an order is left out; alone, a failure ends it all.
             try:
-                with transaction.atomic() if len(self.orders) > 1 else nullcontext():
+                with transaction.atomic() if len(self.orders) > 1 or not self.own else nullcontext():
                     self.keys = {}
                     for product_id, lines in sorted(by_product.items()):
                         try:
@@ -197,69 +200,93 @@ def fulfilment_fulfil_orders(*, order_id: UUID | str, batch_size: int | None = N
                              now: datetime | None = None) -> dict[Any, list[Entitlement]]:
     """Deliver every unit of a paid order and mark it fulfilled, together with up to `batch_size`
     (default settings.FULFILMENT["BATCH_SIZE"]) - 1 other paid orders waiting for fulfilment, in
-    one transaction. Returns {order id: units
-    created} for the orders fulfilled (the first is `order_id`'s).
+    one transaction. Returns {order id: units created} for the orders fulfilled (`order_id`'s first
+    when this call fulfilled it).
 
     Locks the order row (two workers on one order serialise; the second finds it fulfilled), then
     the others with SKIP LOCKED (paid, not flagged, oldest payment first): each still has its own
     task, which then finds it fulfilled, so a backlog is worked off in batches at the cost of one
-    short transaction per remaining task. Creates only the missing entitlements (UNIQUE
-    (order_line, unit_index) backs this up), draws licence keys with SKIP LOCKED (one draw per
-    product for the batch), signs certificates and pass tokens, marks the orders fulfilled
-    (`orders_mark_fulfilled`: one conditional UPDATE) and emits "order.fulfilled" for each
-    (`emit_many`: notifications writes the batch's rows in one go, in this transaction). An order
-    that is not paid (already fulfilled, refunded, unpaid) is left alone: returns {}. A partially
-    refunded order gets its missing units and the confirmation (not yet delivered), and stays
-    partially refunded; only `order_id` itself may be one. Idempotent. Raises FulfilmentFailed when
-    `order_id`'s goods cannot be produced (another order that cannot is left out of the batch for
-    its own task to flag) and database errors, which the task retries.
+    short read per remaining task. When the order is locked already (the batch of another worker
+    holds it, the usual case for the next tasks of a backlog), the task does not wait idle for that
+    batch: it first delivers the next batch of waiting orders (those not locked), commits, and only
+    then waits for its own order's lock as before, so two workers deliver two batches side by side
+    and the order is still checked, and delivered if that other batch rolled back. Creates only the
+    missing entitlements (UNIQUE (order_line, unit_index) backs this up), draws licence keys with
+    SKIP LOCKED (one draw per product for the batch), signs certificates and pass tokens, marks the
+    orders fulfilled (`orders_mark_fulfilled`: one conditional UPDATE) and emits "order.fulfilled"
+    for each (`emit_many`: notifications writes the batch's rows in one go, in this transaction).
+    An order that is not paid (already fulfilled, refunded, unpaid) is left alone: returns {}. A
+    partially refunded order gets its missing units and the confirmation (not yet delivered), and
+    stays partially refunded; only `order_id` itself may be one. Idempotent. Raises
+    FulfilmentFailed when `order_id`'s goods cannot be produced (another order that cannot is left
+    out of the batch for its own task to flag) and database errors, which the task retries.
     """
     now = now or timezone.now()
     batch_size = batch_size or settings.FULFILMENT.get("BATCH_SIZE", 1)
     # Most tasks of a backlog find their order delivered by an earlier batch: one read on the
     # primary (never a replica, which could lag) answers them without a transaction or a lock.
     # `fulfilled` is final for fulfilment (a refund after it has nothing left to deliver).
-    state = Order.objects.using(DEFAULT_DB_ALIAS).filter(pk=order_id).values_list("status", flat=True).first()
+    state = next(iter(Order.objects.using(DEFAULT_DB_ALIAS).filter(pk=order_id).values_list("status", flat=True)[:1]), None)
     if state == OrderStatus.FULFILLED:
         logger.debug("fulfil of order %s skipped: already fulfilled", order_id)
         return {}
+    helped: dict[Any, list[Entitlement]] = {}
+    if batch_size > 1 and state is not None:
+        with transaction.atomic():
+            own = Order.objects.select_for_update(skip_locked=True).filter(pk=order_id).first()
+            if own is not None:
+                return _fulfil_batch(own, batch_size=batch_size, now=now)
+        # Another batch holds the order right now: deliver the next waiting orders meanwhile.
+        with transaction.atomic():
+            helped = _fulfil_batch(None, batch_size=batch_size, now=now)
     with transaction.atomic():
         own = Order.objects.select_for_update().get(pk=order_id)
-        if own.status not in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
-            logger.info("fulfil of order %s skipped: %s", order_id, own.status)
-            return {}
-        others = list(Order.objects.select_for_update(skip_locked=True)
-                      .filter(status=OrderStatus.PAID, needs_attention=False).exclude(pk=own.pk)
-                      .order_by("status_changed_at")[:batch_size - 1]) if batch_size > 1 else []
-        batch = _Batch([own, *others])
-        batch.draw_keys()
-        units = batch.build(now)
-        created = [unit for order in batch.orders for unit in units[order.pk]]
-        if created:
-            Entitlement.objects.bulk_create(created)
-            # Who holds which edition, for the drops' holder priority (catalog cannot read entitlements).
-            drops.edition_holdings_set(holders={u.edition_id: u.user_id for u in created if u.edition_id is not None}, now=now)
-        for unit in created:
-            if unit.kind == ProductKind.PASS:
-                unit.pass_token = pass_token_make(entitlement_id=unit.pk, valid_from=unit.valid_from, valid_until=unit.valid_until)
-            elif unit.kind == ProductKind.SERVICE:
-                unit.access_url = links.booking_url(unit)
-        passes = [unit for unit in created if unit.kind == ProductKind.PASS]
-        if passes:
-            Entitlement.objects.bulk_update(passes, ["pass_token"])
-        bookings = [unit for unit in created if unit.kind == ProductKind.SERVICE]
-        if bookings:
-            Entitlement.objects.bulk_update(bookings, ["access_url"])
-        order_batch.orders_mark_fulfilled(order_ids=[o.pk for o in batch.orders if o.status == OrderStatus.PAID])
-        # Plain data, so the notifications' subscriber needs no query of its own.
-        events.emit_many("order.fulfilled", [{
-            "order_id": str(order.pk), "order_number": order.number, "user_id": order.user_id, "currency": order.currency,
-            "total": order.total, "delivered": order.status == OrderStatus.PAID,
-            "lines": [{"line_id": line.pk, "product_id": line.product_id, "exhibitor_id": line.exhibitor_id,
-                       "title": line.title, "quantity": line.quantity, "unit_price": line.unit_price, "total": line.total}
-                      for line in batch.lines[order.pk]],
-        } for order in batch.orders])
-    logger.info("orders fulfilled: %s (batch of %s), %s entitlements created", order_id, len(batch.orders), len(created))
+        return {**_fulfil_batch(own, batch_size=batch_size, now=now), **helped}
+
+
+def _fulfil_batch(own: Order | None, *, batch_size: int, now: datetime) -> dict[Any, list[Entitlement]]:
+    """The body of `fulfilment_fulfil_orders`, in its transaction: `own` (locked; None for a batch
+    of waiting orders only) and up to `batch_size` orders in all, locked with SKIP LOCKED."""
+    if own is not None and own.status not in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED):
+        logger.info("fulfil of order %s skipped: %s", own.pk, own.status)
+        return {}
+    waiting = Order.objects.select_for_update(skip_locked=True).filter(status=OrderStatus.PAID, needs_attention=False)
+    if own is not None:
+        waiting = waiting.exclude(pk=own.pk)
+    wanted = batch_size - (own is not None)
+    others = list(waiting.order_by("status_changed_at")[:wanted]) if wanted > 0 else []
+    if own is None and not others:
+        return {}
+    batch = _Batch([own, *others] if own is not None else others, own=own is not None)
+    batch.draw_keys()
+    units = batch.build(now)
+    created = [unit for order in batch.orders for unit in units[order.pk]]
+    if created:
+        Entitlement.objects.bulk_create(created)
+        # Who holds which edition, for the drops' holder priority (catalog cannot read entitlements).
+        drops.edition_holdings_set(holders={u.edition_id: u.user_id for u in created if u.edition_id is not None}, now=now)
+    for unit in created:
+        if unit.kind == ProductKind.PASS:
+            unit.pass_token = pass_token_make(entitlement_id=unit.pk, valid_from=unit.valid_from, valid_until=unit.valid_until)
+        elif unit.kind == ProductKind.SERVICE:
+            unit.access_url = links.booking_url(unit)
+    passes = [unit for unit in created if unit.kind == ProductKind.PASS]
+    if passes:
+        Entitlement.objects.bulk_update(passes, ["pass_token"])
+    bookings = [unit for unit in created if unit.kind == ProductKind.SERVICE]
+    if bookings:
+        Entitlement.objects.bulk_update(bookings, ["access_url"])
+    order_batch.orders_mark_fulfilled(order_ids=[o.pk for o in batch.orders if o.status == OrderStatus.PAID])
+    # Plain data, so the notifications' subscriber needs no query of its own.
+    events.emit_many("order.fulfilled", [{
+        "order_id": str(order.pk), "order_number": order.number, "user_id": order.user_id, "currency": order.currency,
+        "total": order.total, "delivered": order.status == OrderStatus.PAID,
+        "lines": [{"line_id": line.pk, "product_id": line.product_id, "exhibitor_id": line.exhibitor_id,
+                   "title": line.title, "quantity": line.quantity, "unit_price": line.unit_price, "total": line.total}
+                  for line in batch.lines[order.pk]],
+    } for order in batch.orders])
+    logger.info("orders fulfilled: %s (batch of %s), %s entitlements created", own.pk if own is not None else "waiting orders",
+                len(batch.orders), len(created))
     return {order.pk: units[order.pk] for order in batch.orders}
 
 

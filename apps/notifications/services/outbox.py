@@ -6,8 +6,11 @@ finds `sent` and returns. Only a worker that dies between the external call and 
 records it can cause a repeat; the sweep retries such a claim only after STALE_SENDING_SECONDS.
 
 Rows written together (one event, or several events of one transaction through
-`notifications_enqueue_many`) are sent by ONE `notifications.send_batch` task after commit, each
-row still claimed, sent and recorded on its own. Single-row tasks send the retries with backoff.
+`notifications_enqueue_many`) are sent by ONE `notifications.send_batch` task after commit: its
+emails are claimed with one conditional UPDATE (`_claim_many`), then each is sent and recorded as
+sent on its own (one committed UPDATE per row, so the window above stays one row wide). A batch
+that cannot send a claimed row within half of STALE_SENDING_SECONDS gives the rest back
+(`_release`) instead of racing the sweep. Single-row tasks send the retries with backoff.
 """
 
 from __future__ import annotations
@@ -133,6 +136,7 @@ def notifications_enqueue_many(*, events: Sequence[NotificationEvent]) -> list[i
     operators = _operators() if any(e.to_operators() for e in events) else []
 
     rows: list[Notification] = []
+    unheard: list[str] = []
     for event in events:
         def email_row(suffix: str, *, user: Any = None, email: str = "", language: str = "en",
                       event: NotificationEvent = event) -> Notification:
@@ -160,7 +164,11 @@ def notifications_enqueue_many(*, events: Sequence[NotificationEvent]) -> list[i
         if event.to_operators():
             rows.extend(email_row(f"u{user.pk}", user=user) for user in operators)
         if len(rows) == before:
-            logger.info("notification %s (%s) has no recipient", event.kind, event.dedupe_key)
+            unheard.append(f"{event.kind} ({event.dedupe_key})")
+    if unheard:
+        # One line per call, not per event: a batch of orders from an exhibitor without staff or
+        # endpoints would otherwise log once per order.
+        logger.info("%s notifications have no recipient: %s", len(unheard), ", ".join(unheard[:5]) + (", ..." if len(unheard) > 5 else ""))
     if not rows:
         return []
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
@@ -220,14 +228,69 @@ def _claim_loaded(notification: Notification, *, now: Any) -> bool:
     return True
 
 
+def _claim_many(notifications: Sequence[Notification], *, now: Any) -> list[Notification]:
+    """`_claim_loaded` for many rows in ONE conditional UPDATE (committed at once in autocommit
+    mode): returns the rows this call claimed, in the given order, updated as `_claim_loaded`
+    updates one. A row claimed elsewhere, sent, failed or not due is not returned. Claiming a
+    batch up front costs one statement instead of one per row; the sender must still send each row
+    within STALE_SENDING_SECONDS of `now` (see `_claim_expired`), or release it (`_release`)."""
+    if not notifications:
+        return []
+    table = Notification._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, attempts = attempts + 1, claimed_at = %s "  # noqa: S608 - our table name only
+            "WHERE id = ANY(%s) AND status = %s AND (next_attempt_at IS NULL OR next_attempt_at <= %s) "
+            "RETURNING id, attempts",
+            [NotificationStatus.SENDING, now, [n.pk for n in notifications], NotificationStatus.PENDING, now],
+        )
+        attempts = dict(cursor.fetchall())
+    claimed = [n for n in notifications if n.pk in attempts]
+    for notification in claimed:
+        notification.status = NotificationStatus.SENDING
+        notification.attempts = attempts[notification.pk]
+        notification.claimed_at = now
+    return claimed
+
+
+def _claim_expired(claimed_at: Any, *, now: Any) -> bool:
+    """True once a claim is half way to STALE_SENDING_SECONDS: past that, the sweep may soon hand
+    the row to another worker, so a batch stops sending rows it claimed then (and releases them)."""
+    return bool(now - claimed_at > timedelta(seconds=_conf("STALE_SENDING_SECONDS")) / 2)
+
+
+def _release(notifications: Sequence[Notification], *, claimed_at: Any) -> list[int]:
+    """Give back rows claimed at `claimed_at` that were not attempted (sending -> pending, the
+    claim's attempt uncounted), only where the claim is still that one, and send them again with
+    one `notifications.send_batch` task (after commit, at once in autocommit). Returns the ids."""
+    if not notifications:
+        return []
+    table = Notification._meta.db_table
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET status = %s, attempts = attempts - 1, claimed_at = NULL "  # noqa: S608 - our table
+                "WHERE id = ANY(%s) AND status = %s AND claimed_at = %s RETURNING id",
+                [NotificationStatus.PENDING, [n.pk for n in notifications], NotificationStatus.SENDING, claimed_at],
+            )
+            released = sorted(row[0] for row in cursor.fetchall())
+        _schedule_batch(notification_ids=released)
+    return released
+
+
 def _finish(notification: Notification, *, ok: bool, error: str = "", retry: bool = True) -> None:
     """Record the outcome of an attempt; schedule the next one with exponential backoff."""
     now = timezone.now()
     if ok:
         # One UPDATE, committed at once (autocommit): the window in which a sent row is not yet
-        # recorded as sent stays as short as it can be.
-        Notification.objects.filter(pk=notification.pk).update(
-            status=NotificationStatus.SENT, sent_at=now, last_error="", next_attempt_at=None)
+        # recorded as sent stays as short as it can be. Plain SQL: a batch runs one per row.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Notification._meta.db_table} SET status = %s, sent_at = %s, last_error = '', "  # noqa: S608 - our table
+                "next_attempt_at = NULL WHERE id = %s",
+                [NotificationStatus.SENT, now, notification.pk],
+            )
+        notification.status, notification.sent_at = NotificationStatus.SENT, now
         return
     with transaction.atomic():
         if retry and notification.attempts < _conf("MAX_ATTEMPTS"):

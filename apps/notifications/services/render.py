@@ -18,8 +18,10 @@ from apps.notifications.models import (
 )
 from apps.notifications.services.outbox import (
     _claim,
-    _claim_loaded,
+    _claim_expired,
+    _claim_many,
     _finish,
+    _release,
 )
 from apps.notifications.services.webhooks import webhook_deliver
 from marketplace.money import format_money
@@ -92,33 +94,37 @@ def notification_send(*, notification_id: int) -> bool:
 def notifications_send_batch(*, notification_ids: Sequence[int]) -> int:
     """Send several outbox rows (emails and webhooks) in one go; returns how many were sent.
 
-    Each row is handled exactly as `notification_send` / `webhook_deliver` handle one: claimed on
-    its own (a row sent, failed, not due or claimed elsewhere is skipped), sent, and its outcome
-    recorded right after its own send, so exactly-once holds per row and a repeated batch sends
-    nothing twice. Emails go first, over one mail connection; then webhooks. A failure of one row
-    does not stop the others: delivery errors are recorded and retried per row with backoff;
-    an unexpected error is logged, the remaining rows are still sent, and the first such error
-    is raised at the end (the task retries transient ones; rows left claimed are retried by the
-    sweep after STALE_SENDING_SECONDS).
+    Each row is handled as `notification_send` / `webhook_deliver` handle one: claimed (a row
+    sent, failed, not due or claimed elsewhere is skipped), sent, and its outcome recorded right
+    after its own send (one UPDATE committed per row: a worker dying mid-batch can repeat at most
+    the row it was sending, as for a single row), so a repeated batch sends nothing twice. The
+    emails are claimed together with ONE conditional UPDATE (`_claim_many`) instead of one per row,
+    then sent over one mail connection; an email not yet attempted when its claim is half way to
+    STALE_SENDING_SECONDS (a slow mail server) is released and re-sent by a new batch task rather
+    than risk the sweep handing it to another worker meanwhile. Webhooks follow, each claimed and
+    delivered by `webhook_deliver`. A failure of one row does not stop the others: delivery errors
+    are recorded and retried per row with backoff; an unexpected error is logged, the remaining
+    rows are still sent, and the first such error is raised at the end (the task retries
+    transient ones; rows left claimed are retried by the sweep after STALE_SENDING_SECONDS).
     """
     ids = sorted({int(i) for i in notification_ids})
     if not ids:
         return 0
     rows = list(Notification.objects.filter(pk__in=ids, status=NotificationStatus.PENDING).order_by("id"))
-    rows.sort(key=lambda row: row.channel != Channel.EMAIL)  # emails first, then webhooks
+    claimed_at = timezone.now()
+    emails = _claim_many([row for row in rows if row.channel == Channel.EMAIL], now=claimed_at)
+    webhooks = [row for row in rows if row.channel != Channel.EMAIL]
     sent = 0
     first_error: BaseException | None = None
-    mail_connection = get_connection() if any(row.channel == Channel.EMAIL for row in rows) else None
+    mail_connection = get_connection() if emails else None
     try:
-        for row in rows:
+        for n, row in enumerate(emails):
+            if _claim_expired(claimed_at, now=timezone.now()):
+                released = _release(emails[n:], claimed_at=claimed_at)
+                logger.warning("notification batch: %s emails not sent within half the stale time, re-enqueued", len(released))
+                break
             try:
-                if row.channel == Channel.EMAIL:
-                    if _claim_loaded(row, now=timezone.now()):
-                        sent += _email_claimed(row, mail_connection=mail_connection)
-                else:
-                    # Webhooks are claimed and read again, like webhook_deliver: the endpoint may
-                    # have been disabled since the batch read it.
-                    sent += webhook_deliver(notification_id=row.pk)
+                sent += _email_claimed(row, mail_connection=mail_connection)
             except Exception as exc:
                 logger.exception("notification %s could not be sent in its batch", row.pk)
                 first_error = first_error or exc
@@ -128,6 +134,13 @@ def notifications_send_batch(*, notification_ids: Sequence[int]) -> int:
                 mail_connection.close()
             except Exception:
                 logger.warning("closing the mail connection failed", exc_info=True)
+    for row in webhooks:
+        try:
+            # Claimed and read again one by one: the endpoint may have been disabled since.
+            sent += webhook_deliver(notification_id=row.pk)
+        except Exception as exc:
+            logger.exception("notification %s could not be sent in its batch", row.pk)
+            first_error = first_error or exc
     if first_error is not None:
         raise first_error
     return sent
