@@ -25,10 +25,12 @@ class NotificationKind(models.TextChoices):
     BALLOT_WON = "ballot_won", _("Ballot won")
     BALLOT_LOST = "ballot_lost", _("Ballot not won")
     GIFT_RECEIVED = "gift_received", _("Gift received")
+    GIFT_REVOKED = "gift_revoked", _("Gift withdrawn (refunded)")
 
 
 SHOPPER_KINDS = frozenset({NotificationKind.ORDER_CONFIRMED, NotificationKind.GOODS_DELIVERED, NotificationKind.REFUND_ISSUED,
-                           NotificationKind.BALLOT_WON, NotificationKind.BALLOT_LOST, NotificationKind.GIFT_RECEIVED})
+                           NotificationKind.BALLOT_WON, NotificationKind.BALLOT_LOST, NotificationKind.GIFT_RECEIVED,
+                           NotificationKind.GIFT_REVOKED})
 EXHIBITOR_KINDS = frozenset({NotificationKind.NEW_SALE, NotificationKind.SALE_REFUNDED})
 
 

@@ -137,3 +137,11 @@ def gift_received(*, gift_id: int, to_user_id: int, product_title: str, serial: 
     notification_enqueue(kind="gift_received", recipient_user_id=to_user_id, dedupe_key=f"gift:{gift_id}:received",
                          context={"product_title": product_title, "serial": serial, "edition_size": edition_size,
                                   "certificate_url": links.certificate_page_url(certificate_code)})
+
+
+@events.subscriber("gift.revoked", when="in_transaction")
+def gift_revoked(*, gift_id: int, to_user_id: int, product_title: str, serial: int, edition_size: int, **_: Any) -> None:
+    """The recipient's gift_revoked: a refund of the original purchase took the given collectible
+    back. Idempotent per gift."""
+    notification_enqueue(kind="gift_revoked", recipient_user_id=to_user_id, dedupe_key=f"gift:{gift_id}:revoked",
+                         context={"product_title": product_title, "serial": serial, "edition_size": edition_size})

@@ -362,3 +362,4 @@ def test_the_drops_events_have_their_owners_subscribed():
     assert events.subscribers_of("ballot.drawn") == ["apps.notifications.subscribers.ballot_drawn"]
     assert events.subscribers_of("ballot.offered") == ["apps.notifications.subscribers.ballot_offered"]
     assert events.subscribers_of("gift.received") == ["apps.notifications.subscribers.gift_received"]
+    assert events.subscribers_of("gift.revoked") == ["apps.notifications.subscribers.gift_revoked"]

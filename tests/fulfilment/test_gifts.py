@@ -277,6 +277,26 @@ def test_a_refund_after_a_gift_revokes_the_recipients_item(no_holding_period, it
     assert api_client.get(f"/api/v1/certificates/{item.certificate_code}/").json()["valid"] is False
 
 
+def test_the_recipient_of_a_gift_is_told_when_a_refund_takes_it_back(no_holding_period, item, friend):
+    from apps.notifications.services.render import render_email
+
+    entitlement_transfer(entitlement_id=item.pk, user=item.user, to_email=friend.email)
+    entitlements_revoke_lines(order_line_ids=[item.order_line_id], reason="refund")
+    entitlements_revoke_lines(order_line_ids=[item.order_line_id], reason="refund")  # twice: told once
+
+    [notice] = Notification.objects.filter(kind="gift_revoked")
+    assert notice.recipient_user_id == friend.pk
+    assert (notice.context["serial"], notice.context["edition_size"]) == (item.serial, item.edition_size)
+    for language, words in (("en", "was taken back"), ("zh-hans", "已被收回")):
+        subject, body = render_email(kind="gift_revoked", language=language, context=notice.context)
+        assert words in subject and str(item.serial) in subject and body
+
+
+def test_a_refund_of_an_item_never_given_tells_no_gift_recipient(item):
+    entitlements_revoke_lines(order_line_ids=[item.order_line_id], reason="refund")
+    assert not Notification.objects.filter(kind="gift_revoked").exists()
+
+
 def test_fulfilling_the_order_again_after_a_gift_creates_nothing(no_holding_period, item, friend):
     entitlement_transfer(entitlement_id=item.pk, user=item.user, to_email=friend.email)
 

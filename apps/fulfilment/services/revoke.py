@@ -12,9 +12,10 @@ from django.utils import timezone
 from apps.catalog import services as catalog_services
 from apps.catalog.models import ProductKind
 from apps.catalog.services import drops as catalog_drops
-from apps.fulfilment.models import Entitlement, EntitlementStatus, new_nonce
+from apps.fulfilment.models import Entitlement, EntitlementStatus, Gift, new_nonce
 from apps.orders import services as order_services
 from apps.orders.models import Order, OrderLine
+from marketplace import events
 from marketplace.tasks import enqueue_on_commit
 from marketplace.transitions import record_transitions
 
@@ -81,6 +82,9 @@ def entitlements_revoke_lines(*, order_line_ids: Iterable[int], reason: str, now
             # The units were locked above and seen active: these updates matched; audit them.
             record_transitions(Entitlement, to_revoke, name="revoke", from_state=EntitlementStatus.ACTIVE,
                                to_state=EntitlementStatus.REVOKED, reason=reason)
+            revoked_now = set(to_revoke)
+            _tell_gift_recipients(units=[u for u in units.values() if u.pk in revoked_now], reason=reason,
+                                  titles={line.pk: line.product.title_en for line in lines})  # type: ignore[attr-defined]
         if stubs:
             Entitlement.objects.bulk_create(stubs)
             record_transitions(Entitlement, [stub.pk for stub in stubs], name="revoke", from_state="",
@@ -110,3 +114,19 @@ def entitlements_revoke_lines(*, order_line_ids: Iterable[int], reason: str, now
     revoked = sum(changed_lines.values())
     logger.info("revoked %s units of lines %s (%s)", revoked, ids, reason)
     return revoked
+
+
+def _tell_gift_recipients(*, units: list[Entitlement], reason: str, titles: dict[int, str]) -> None:
+    """A refund of the original purchase takes a given collectible back from whoever holds it
+    now: each recipient is told ("gift.revoked"; notifications writes the message in this
+    transaction). Only collectibles can be given, so other kinds cost no query."""
+    collectibles = [unit.pk for unit in units if unit.kind == ProductKind.COLLECTIBLE]
+    if not collectibles:
+        return
+    by_unit = {unit.pk: unit for unit in units}
+    for gift_id, to_entitlement_id, to_user_id in (Gift.objects.filter(to_entitlement_id__in=collectibles)
+                                                   .values_list("pk", "to_entitlement_id", "to_user_id")):
+        unit = by_unit[to_entitlement_id]
+        events.emit("gift.revoked", gift_id=gift_id, to_user_id=to_user_id, entitlement_id=unit.pk,
+                    product_title=titles[unit.order_line_id], serial=unit.serial, edition_size=unit.edition_size,
+                    reason=reason)
