@@ -124,6 +124,9 @@ def test_staff_member_sees_the_admin_in_chinese_only(browser, live_server, staff
     assert "健康咨询" in page.inner_text("#main")
     screenshot(page, "admin-zh-dashboard")
     assert_no_english_label(page, ADMIN_CONTAINERS)
+    # unfold's own chrome around the sidebar (apps/operations/admin/chrome_strings.py)
+    chrome = page.inner_text("body")
+    assert "全部应用" in chrome and "All applications" not in chrome
 
     # The product add form, every kind's sections
     page.goto(f"{live_server.url}/admin/catalog/product/add/")

@@ -1,0 +1,112 @@
+# ruff: noqa: E501 - msgids are data, one per line as the extractor needs them
+"""The admin chrome's strings from django-unfold, for our zh-hans catalogue.
+
+unfold ships no zh_Hans translation, so its own words ("All applications", "Filters", the theme
+switch, the empty-list page...) stayed English around an otherwise Chinese admin. Listing them
+here puts them in `locale/zh_Hans/LC_MESSAGES/django.po` at `make messages`; Django then finds
+them in our catalogue (LOCALE_PATHS) when unfold's templates ask. The strings Django's own admin
+already translates are left out, as are those of unfold's contrib apps we do not install
+(constance, guardian, simple_history). Regenerate the list after an unfold upgrade: run
+`django-admin makemessages -l zh_Hans` inside a copy of the unfold package and keep the msgids
+neither catalogue has. Nothing imports this module; only the extractor reads it.
+"""
+
+from django.utils.translation import gettext_noop, ngettext_lazy
+
+UNFOLD_MSGIDS = (
+    gettext_noop("Select record"),
+    gettext_noop("Select action"),
+    gettext_noop("Date from"),
+    gettext_noop("Date to"),
+    gettext_noop("Not enough data."),
+    gettext_noop("Add new item"),
+    gettext_noop("Paragraph"),
+    gettext_noop("Underlined"),
+    gettext_noop("Bold"),
+    gettext_noop("Italic"),
+    gettext_noop("Strike"),
+    gettext_noop("Link"),
+    gettext_noop("Heading"),
+    gettext_noop("Quote"),
+    gettext_noop("Unordered list"),
+    gettext_noop("Ordered list"),
+    gettext_noop("Indent increase"),
+    gettext_noop("Indent decrease"),
+    gettext_noop("Undo"),
+    gettext_noop("Redo"),
+    gettext_noop("Enter an URL"),
+    gettext_noop("Unlink"),
+    gettext_noop("Select format"),
+    gettext_noop("Export"),
+    gettext_noop("Import"),
+    ngettext_lazy(
+        "\n                    Export %(len)s selected item.\n                ",
+        "\n                    Export %(len)s selected items.\n                ",
+        1,
+    ),
+    gettext_noop("This exporter will export the following fields"),
+    gettext_noop("Submit"),
+    gettext_noop("Below is a preview of data to be imported. If you are satisfied with the results, click 'Confirm import'"),
+    gettext_noop("Confirm import"),
+    gettext_noop("Line number"),
+    gettext_noop("View traceback"),
+    gettext_noop("New"),
+    gettext_noop("Update"),
+    gettext_noop("Some rows failed to validate"),
+    gettext_noop("Please correct these errors in your data where possible, then reupload it using the form above."),
+    gettext_noop("Row"),
+    gettext_noop("Non field specific"),
+    gettext_noop("This exporter will export the following fields: "),
+    gettext_noop("This importer will import the following fields: "),
+    gettext_noop("Select action to run"),
+    gettext_noop(
+        'Raw passwords are not stored, so there is no way to see this user’s password, but you can change the password using <a href="{}" class="text-primary-600 dark:text-primary-500">this form</a>.'
+    ),
+    gettext_noop("Select value"),
+    gettext_noop("Dataset not found. No action performed."),
+    gettext_noop("You can not create nested object without parent"),
+    gettext_noop("Run"),
+    gettext_noop("After you've created a user, you’ll be able to edit more user options."),
+    gettext_noop("Filters"),
+    gettext_noop("Expand row"),
+    gettext_noop("Welcome back to"),
+    gettext_noop("Type to search"),
+    gettext_noop("You have been successfully logged out from the administration"),
+    gettext_noop("No data"),
+    gettext_noop("More actions"),
+    gettext_noop("All applications"),
+    gettext_noop("True"),
+    gettext_noop("False"),
+    gettext_noop("Apply Filters"),
+    gettext_noop("Select all rows"),
+    gettext_noop("Recent searches"),
+    gettext_noop("No recent searches"),
+    gettext_noop("No results matching your query"),
+    gettext_noop("Loading more results..."),
+    ngettext_lazy(
+        "\n                Found %(counter)s result in %(time)s seconds\n            ",
+        "\n                Found %(counter)s results in %(time)s seconds\n            ",
+        1,
+    ),
+    gettext_noop("Record picture"),
+    gettext_noop("This item will be deleted."),
+    gettext_noop("Click to cancel"),
+    gettext_noop("No results found"),
+    gettext_noop("This page yielded into no results. Create a new item or reset your filters."),
+    gettext_noop("Reset filters"),
+    gettext_noop("Image preview"),
+    gettext_noop("Click to download"),
+    gettext_noop("Go back"),
+    gettext_noop("Previous"),
+    gettext_noop("Next"),
+    gettext_noop("Search apps and models..."),
+    gettext_noop("General"),
+    gettext_noop("Light"),
+    gettext_noop("Dark"),
+    gettext_noop("System"),
+    gettext_noop("Return to site"),
+    gettext_noop("Choose file to upload"),
+    gettext_noop("Toggle password visibility"),
+    gettext_noop("Add row"),
+    gettext_noop("Select currency"),
+)
