@@ -216,9 +216,8 @@ def test_a_voucher_scoped_to_bundles_applies_to_the_bundles_component_lines(scop
     campaign for kind `bundle` (or for this bundle) covers them, split over all three by value;
     the same goods bought alone are not covered."""
     from apps.vouchers import services as vouchers
-    from tests.vouchers.conftest import make_campaign
-
     from apps.vouchers.errors import VoucherNotApplicable
+    from tests.vouchers.conftest import make_campaign
 
     fields = {"scope_kinds": ["bundle"]} if scope == "kind" else {"scope_products": [trio]}
     first, second = (vouchers.voucher_claim(campaign=make_campaign(slug=f"bundles-{scope}-{i}", face_value=100, min_spend=200, **fields),

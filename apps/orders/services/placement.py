@@ -23,8 +23,8 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.catalog import services as inventory
 from apps.catalog.models import Product, ProductKind, ServiceSlot
+from apps.catalog.selectors_placement import product_map_for_placement, slot_map_for_placement
 from apps.catalog.services import drops
-from apps.exhibitors.models import ExhibitorStatus
 from apps.orders.models import Order, OrderEvent, OrderLine, OrderLineEdition, OrderStatus
 from apps.orders.services.bundles import PlannedLine, bundle_lines_expand
 from apps.orders.services.discounts import apply_voucher, precheck_voucher
@@ -49,12 +49,8 @@ class LineRequest:
 
 def _load_products(lines: Sequence[LineRequest]) -> dict[int, Product]:
     ids = {line.product_id for line in lines}
-    products = {
-        p.pk: p
-        # The drops' holder priority joined: "not on sale yet" stays one query (apps.catalog.services.drops).
-        for p in Product.objects.filter(id__in=ids, is_published=True, exhibitor__status=ExhibitorStatus.APPROVED)
-        .select_related("priority")
-    }
+    # The drops' holder priority joined: "not on sale yet" stays one query (apps.catalog.services.drops).
+    products = product_map_for_placement(ids=ids)
     missing = sorted(ids - products.keys())
     if missing:
         raise ValidationFailed(_("Unknown product: %(id)s.") % {"id": missing[0]}, attr="lines")
@@ -131,7 +127,7 @@ def order_place(*, user: Any, lines: Sequence[LineRequest], now: datetime | None
     slot_ids = {line.slot_id for line in lines if line.slot_id is not None}
     _refuse_flagged({line.product_id for line in lines}, slot_ids)
     products = _load_products(lines)
-    slots = {s.pk: s for s in ServiceSlot.objects.filter(id__in=slot_ids)} if slot_ids else {}
+    slots = slot_map_for_placement(ids=slot_ids) if slot_ids else {}
     units: Counter[int] = Counter()
     for line in lines:
         units[line.product_id] += line.quantity

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.catalog.errors import BallotRequired
-from apps.orders.api.serializers import OrderCreateInputSerializer
+from apps.orders.api.serializers import OrderCreateInputSerializer, order_create_input
 from apps.orders.models import Order
 from apps.payments.api.serializers import (
     OrderOutputSerializer,
@@ -86,10 +86,8 @@ class OrderListCreateView(GenericAPIView):
     )
     @idempotent
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        serializer = OrderCreateInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        order, payment = services.order_checkout(user=request.user, lines=serializer.to_line_requests(),
-                                                 voucher_id=serializer.validated_data["voucher"])
+        lines, voucher_id = order_create_input(request.data)  # OrderCreateInputSerializer's rules and errors
+        order, payment = services.order_checkout(user=request.user, lines=lines, voucher_id=voucher_id)
         return Response(order_output(order, payment=payment), status=status.HTTP_201_CREATED)
 
 

@@ -7,6 +7,7 @@ endpoint and the reconciliation sweep all end there, and it re-reads the provide
 trusting an event body.
 """
 
+from functools import cache
 from typing import Any
 
 import structlog
@@ -56,12 +57,38 @@ def payment_create_for_order(*, order: Order, attempt: int | None = None) -> Pay
     payment.updated_at = timezone.now()
     # Only while still `created`: the order's cancel closes an attempt it finds without a
     # reference (a create in flight); then this one must not hand out a client secret.
-    if not Payment.objects.filter(pk=payment.pk, status=PaymentStatus.CREATED).update(
-            provider_reference=payment.provider_reference, client_secret=payment.client_secret, status=payment.status,
-            updated_at=payment.updated_at):
+    if not _store_provider_result(payment):
         _cancel_orphan(payment_id=payment.pk, reference=result.reference)
         raise _order_closed(order)
     return payment
+
+
+# The attempt's two statements are written once per process from the model's fields (`db_type`
+# and the quoting are a good part of a statement's cost when asked every time; bench/cpu.py,
+# issue 15). Both stay two: the provider is called between them with the row's id as its
+# idempotency key, so the row must exist first (DESIGN.md habit 4).
+_STORED = ("provider_reference", "client_secret", "status", "updated_at")
+
+
+@cache
+def _insert_sql() -> tuple[tuple[Any, ...], str]:
+    fields = tuple(f for f in Payment._meta.local_concrete_fields if not f.primary_key)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    placeholders = ", ".join(f"%s::{f.db_type(connection)}" for f in fields)
+    order_pk, order_status = quote(Order._meta.pk.column), quote(Order._meta.get_field("status").column)  # type: ignore[union-attr]
+    return fields, (f"INSERT INTO {quote(Payment._meta.db_table)} ({columns}) SELECT {placeholders} "  # noqa: S608 - names only
+                    f"FROM {quote(Order._meta.db_table)} o WHERE o.{order_pk} = %s AND o.{order_status} = %s "
+                    f"FOR SHARE OF o RETURNING {quote(Payment._meta.pk.column)}")  # type: ignore[union-attr]
+
+
+@cache
+def _update_sql() -> tuple[tuple[Any, ...], str]:
+    fields = tuple(Payment._meta.get_field(name) for name in _STORED)
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(f.column)} = %s::{f.db_type(connection)}" for f in fields)  # type: ignore[union-attr, arg-type]
+    return fields, (f"UPDATE {quote(Payment._meta.db_table)} SET {assignments} "  # noqa: S608 - names only
+                    f"WHERE {quote(Payment._meta.pk.column)} = %s AND {quote(Payment._meta.get_field('status').column)} = %s")  # type: ignore[union-attr]
 
 
 def _insert_while_order_pending(payment: Payment) -> bool:
@@ -69,14 +96,8 @@ def _insert_while_order_pending(payment: Payment) -> bool:
     share lock on the order row. A cancel (or expiry) holding the order's lock makes it wait and
     then see the order closed; an attempt inserted first is seen by the cancel's re-check under
     that lock (`payments_close_for_order_locked`). Sets the row's id. Returns False if not inserted."""
-
-    fields = [f for f in Payment._meta.local_concrete_fields if not f.primary_key]
+    fields, sql = _insert_sql()
     values = [f.get_db_prep_save(f.pre_save(payment, add=True), connection) for f in fields]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)
-    placeholders = ", ".join(f"%s::{f.db_type(connection)}" for f in fields)
-    sql = (f"INSERT INTO {quote(Payment._meta.db_table)} ({columns}) SELECT {placeholders} "  # noqa: S608 - names only
-           f"FROM {quote(Order._meta.db_table)} o WHERE o.id = %s AND o.status = %s FOR SHARE OF o RETURNING id")
     with connection.cursor() as cursor:
         cursor.execute(sql, [*values, payment.order_id, OrderStatus.PENDING_PAYMENT])
         row = cursor.fetchone()
@@ -86,6 +107,17 @@ def _insert_while_order_pending(payment: Payment) -> bool:
     payment._state.adding = False
     payment._state.db = connection.alias
     return True
+
+
+def _store_provider_result(payment: Payment) -> bool:
+    """Write the provider's answer (reference, client secret, status, updated_at as set on
+    `payment`) only while the row is still `created`, in one UPDATE. Returns False when it no
+    longer was (the order's cancel closed it meanwhile)."""
+    fields, sql = _update_sql()
+    values = [f.get_db_prep_save(getattr(payment, f.attname), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, payment.pk, PaymentStatus.CREATED])
+        return bool(cursor.rowcount)
 
 
 def _order_closed(order: Order) -> Exception:
