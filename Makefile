@@ -65,7 +65,7 @@ test: lint typecheck $(STAMP)
 		$(BIN)/python manage.py makemigrations --check --dry-run --settings=config.settings.test
 	$(MAKE) pytest
 
-# Benchmarks (bench/README.md): its own Postgres/Redis/gunicorn/Celery on loopback, about 30 minutes.
+# Benchmarks (bench/README.md): its own Postgres/Redis/gunicorn/Celery on loopback, about 25 minutes.
 # `make bench S=S1` runs one scenario; results in bench/results/.
 bench: $(STAMP)
 	$(BIN)/python -m bench $(S)

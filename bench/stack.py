@@ -86,6 +86,10 @@ def django_env(database: str, **extra: str) -> dict[str, str]:
         "FULFILMENT_SIGNING_KEY": _signing_key(),
         "DATABASE_URL": db_url(database),
         "REDIS_URL": redis_url(),
+        # One key space per database: S6's servers (their own databases, whose user ids overlap the
+        # main one's) share the Redis with the main server; their throttle counts, cached users and
+        # sold-out flags must not meet (a production deployment has one database per key space).
+        "CACHE_KEY_PREFIX": f"bench-{database}",
         "DB_CONN_MAX_AGE": str(DB_CONN_MAX_AGE),
         "DATA_DIR": str(DATA_DIR),
         "PAYMENT_PROVIDER": "simulated",
