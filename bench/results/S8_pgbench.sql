@@ -1,0 +1,1 @@
+SELECT "catalog_ballotentry"."id" AS "pk", "catalog_ballotentry"."public_id" AS "public_id", "catalog_ballotentry"."user_id" AS "user_id" FROM "catalog_ballotentry" WHERE "catalog_ballotentry"."ballot_id" = 7 ORDER BY "catalog_ballotentry"."id" ASC;
