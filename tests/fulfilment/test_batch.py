@@ -206,3 +206,41 @@ def test_many_tasks_over_a_backlog_in_small_batches_deliver_every_order_once(exh
     assert OrderEvent.objects.filter(to_status=OrderStatus.FULFILLED).count() == 39
     confirmations = Counter(Notification.objects.filter(kind="order_confirmed").values_list("dedupe_key", flat=True))
     assert len(confirmations) == 39 and set(confirmations.values()) == {1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_key_draw_short_only_because_another_fulfilment_holds_keys_is_retried_not_flagged(software):
+    """Another batch holds two of the three keys (it may still roll back and give them back): the
+    order is not flagged over keys that exist; the draw raises a transient error the task retries
+    with backoff, and succeeds once the keys are free. A pool really too small still fails."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from apps.fulfilment.services.fulfil import LicenceKeysBusy, _draw_licence_keys
+    from marketplace.tasks import TRANSIENT_ERRORS
+
+    held, release = threading.Event(), threading.Event()
+
+    def other_batch() -> None:
+        with transaction.atomic():
+            list(LicenceKey.objects.select_for_update().filter(product=software).order_by("id")[:2])
+            held.set()
+            release.wait(10)
+            transaction.set_rollback(True)  # that batch failed: the keys go back
+        connection.close()
+
+    thread = threading.Thread(target=other_batch)
+    thread.start()
+    assert held.wait(10)
+    with pytest.raises(LicenceKeysBusy) as busy, transaction.atomic():
+        _draw_licence_keys(product_id=software.pk, count=2)
+    assert isinstance(busy.value, TRANSIENT_ERRORS)
+    release.set()
+    thread.join()
+
+    with transaction.atomic():
+        drawn, _files = _draw_licence_keys(product_id=software.pk, count=2)
+    assert drawn is not None and len(drawn) == 2
+    with pytest.raises(FulfilmentFailed), transaction.atomic():
+        _draw_licence_keys(product_id=software.pk, count=2)  # one key left, nobody holds the others

@@ -77,8 +77,21 @@ def _draw_licence_keys(*, product_id: int, count: int) -> tuple[list[int] | None
         return None, has_files
     ids = sorted(i for i, what in rows if what == "key")
     if len(ids) < count:
+        # SKIP LOCKED passed over keys another fulfilment holds right now; that batch may still
+        # give them back (it rolls back when one of its orders fails). While the committed pool
+        # covers the shortfall, the draw is retried (a transient error) instead of flagging a
+        # paid order for operators over keys that exist.
+        held_elsewhere = LicenceKey.objects.filter(product_id=product_id, status=LicenceKeyStatus.AVAILABLE).count()
+        if held_elsewhere >= count - len(ids):
+            raise LicenceKeysBusy(f"Licence keys of product {product_id} are held by another fulfilment; retrying.")
         raise FulfilmentFailed(f"The licence key pool of product {product_id} has {len(ids)} keys left, {count} needed.")
     return ids, has_files
+
+
+class LicenceKeysBusy(TimeoutError):
+    """A licence key draw came up short only because concurrent draws hold keys: transient, so
+    marketplace.tasks.TRANSIENT_ERRORS (TimeoutError) retries the task with backoff, and its
+    transaction (with every draw of the batch) rolls back meanwhile."""
 
 
 def _build_units(*, order: Order, line: OrderLine, indexes: list[int], now: datetime, editions: Sequence[Edition] = (),
