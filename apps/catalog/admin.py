@@ -37,7 +37,6 @@ from marketplace.admin import (
     sole_exhibitor_id,
 )
 from marketplace.errors import DomainError
-from marketplace.errors import PermissionDenied as NotAllowed
 from marketplace.money import format_money
 
 # The form's sections. `kinds` lists the kinds a section belongs to (None: every kind): the change
@@ -220,7 +219,7 @@ class ProductAdmin(ExhibitorScopedAdmin, ImportExportModelAdmin):
         super().save_related(request, form, formsets, change)
         if getattr(form, "publish_after_save", False):
             try:
-                services.product_set_published(product=form.instance, published=True)
+                services.product_set_published(product=form.instance, published=True, actor=request.user)
             except DomainError as exc:
                 self.message_user(request, _("Saved as a draft, not published yet: %(reason)s") % {"reason": exc.detail},
                                   messages.WARNING)
@@ -259,21 +258,18 @@ class ProductAdmin(ExhibitorScopedAdmin, ImportExportModelAdmin):
         else:
             super().save_formset(request, form, formset, change)
 
-    def _set_published(self, request: HttpRequest, product: Product, published: bool) -> Product:
-        # The actions run on rows the list shows; a bundle with another exhibitor's goods is listed
-        # to its lead exhibitor's staff but, like its change form, is the operators' to publish.
-        if product.kind == ProductKind.BUNDLE and not services.bundle_editable_by(user=request.user, bundle=product):
-            raise NotAllowed(_("This bundle holds other exhibitors' goods: only operators publish or unpublish it."))
-        return services.product_set_published(product=product, published=published)
-
+    # A bundle with another exhibitor's goods is listed to its lead exhibitor's staff; the service
+    # refuses them its publishing (`actor`), as the change form is read-only to them.
     @action(description=_("Publish selected products"), permissions=["change"])
     def publish(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
-        run_for_each(request, self, queryset, lambda p: self._set_published(request, p, True),
+        run_for_each(request, self, queryset,
+                     lambda p: services.product_set_published(product=p, published=True, actor=request.user),
                      _("Published {count} product(s)."))
 
     @action(description=_("Unpublish selected products"), permissions=["change"])
     def unpublish(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
-        run_for_each(request, self, queryset, lambda p: self._set_published(request, p, False),
+        run_for_each(request, self, queryset,
+                     lambda p: services.product_set_published(product=p, published=False, actor=request.user),
                      _("Unpublished {count} product(s)."))
 
     # Import/export: the resource scopes lookups and the exhibitor column to the acting user.

@@ -232,3 +232,11 @@ def test_a_page_with_bundles_is_still_one_query(api_client, trio, with_service, 
     results = response.json()["results"]
     assert len(results) == min(page_size, 6)
     assert {len(item["components"]) for item in results} <= {3}
+
+
+def test_only_operators_publish_a_bundle_holding_other_exhibitors_goods(alpha, trio, bundle_operator):
+    with pytest.raises(PermissionDenied):
+        services.product_set_published(product=trio, published=False, actor=staff_of(alpha, email="lead@alpha.test"))
+    assert Product.objects.get(pk=trio.pk).is_published
+    services.product_set_published(product=trio, published=False, actor=bundle_operator)
+    assert not Product.objects.get(pk=trio.pk).is_published

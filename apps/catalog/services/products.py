@@ -4,6 +4,7 @@ blockers, publish/unpublish, delete; a new collectible's editions."""
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -25,7 +26,7 @@ from apps.catalog.models import (
     ProductKind,
     ServiceSlot,
 )
-from marketplace.errors import InvalidState, ValidationFailed
+from marketplace.errors import InvalidState, PermissionDenied, ValidationFailed
 
 EDITION_BATCH = 5000
 
@@ -184,13 +185,20 @@ def product_save(*, product: Product) -> Product:
 
 
 @transaction.atomic
-def product_set_published(*, product: Product, published: bool) -> Product:
+def product_set_published(*, product: Product, published: bool, actor: Any = None) -> Product:
     """Publish or unpublish. Idempotent: the state it is already in changes nothing.
 
     Publishing a product that cannot deliver anything yet (product_publish_blockers: no file or
     key, no validity window, no upcoming slot, no editions) is refused with ValidationFailed,
-    whose detail names what is missing. Unpublishing is always allowed.
+    whose detail names what is missing. Unpublishing is always allowed. With `actor` (a person,
+    from the admin), a bundle holding other exhibitors' goods is the operators' to publish or
+    unpublish (`bundle_editable_by`): anyone else gets PermissionDenied.
     """
+    if actor is not None and product.kind == ProductKind.BUNDLE:
+        from apps.catalog.services.bundles import bundle_editable_by  # bundles imports this module
+
+        if not bundle_editable_by(user=actor, bundle=product):
+            raise PermissionDenied(_("This bundle holds other exhibitors' goods: only operators publish or unpublish it."))
     locked = Product.objects.select_for_update().get(pk=product.pk)
     if locked.is_published != published:
         if published:
