@@ -34,7 +34,8 @@ def _refund_plan(request: HttpRequest, orders: list[Order], line_ids: set[int] |
     allowed = None if operator else exhibitor_ids_for(request.user)
     plan = []
     for order in orders:
-        lines = [line for line in order.lines.all()
+        order_lines = list(order.lines.all())  # prefetched by the callers
+        lines = [line for line in order_lines
                  if (allowed is None or line.exhibitor_id in allowed) and (line_ids is None or line.pk in line_ids)]
         open_lines = [line for line in lines if not hasattr(line, "refund_line")]
         item: dict[str, Any] = {"order": order, "customer": order.user.email, "currency": order.currency,
@@ -55,7 +56,7 @@ def _refund_plan(request: HttpRequest, orders: list[Order], line_ids: set[int] |
         elif not open_lines:
             item["skip"] = _("These items were refunded already.")
         else:  # the refunds service's own rule: with a voucher, its funder gets the subsidy back
-            item["amount"] = max(refund_lines_value(order_id=order.pk, lines=list(order.lines.all()), chosen=open_lines)[0], 0)
+            item["amount"] = max(refund_lines_value(order_id=order.pk, lines=order_lines, chosen=open_lines)[0], 0)
             if item["amount"] <= 0:
                 item["skip"] = _("The voucher paid for all of these lines; there is nothing to give back to the shopper.")
         item["amount_display"] = format_money(item["amount"], order.currency)
