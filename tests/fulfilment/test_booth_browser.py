@@ -149,13 +149,16 @@ def test_staff_scan_redeem_and_keep_working_offline(live_server, monkeypatch, tm
         assert page.locator("#queue-list li").count() == 2
         screenshot(page, "booth-5-conflict-offline")
 
+        # Meanwhile the colleague's phone redeems the contested pass online. (Before the reload
+        # below: once the service worker controls the reloaded page, Chromium may let one request
+        # through despite the offline emulation and the route; a sync that leaks then must find
+        # the pass already taken, as the one after the network is back does.)
+        services.pass_redeem(token=contested.pass_token, user=colleague)
+
         # and the page survives a reload without network, queue included
         page.reload()
         page.wait_for_selector("#sync-summary", timeout=WAIT_MS)
         wait_for_js(page, "document.getElementById('sync-summary').textContent.includes('Waiting to sync: 2')")
-
-        # Meanwhile the colleague's phone redeems the contested pass online
-        services.pass_redeem(token=contested.pass_token, user=colleague)
 
         # When the network is back, the queue syncs: one redeemed, one conflict
         context.unroute("**/api/v1/passes/**")
